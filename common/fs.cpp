@@ -1,0 +1,167 @@
+#include "common/fs.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace skiff {
+
+Result<std::string> read_file_limited(const std::string& path, size_t max_bytes) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return sys_error("open " + path);
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sys_error("read " + path);
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<size_t>(n));
+        if (out.size() > max_bytes)
+            return fail(path + ": larger than " + std::to_string(max_bytes) + " bytes");
+    }
+    return out;
+}
+
+Result<std::string> read_file(const std::string& path) {
+    return read_file_limited(path, size_t(1) << 30);
+}
+
+Status write_all(int fd, const void* data, size_t size) {
+    auto p = static_cast<const char*>(data);
+    while (size > 0) {
+        ssize_t n = ::write(fd, p, size);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sys_error("write");
+        }
+        p += n;
+        size -= static_cast<size_t>(n);
+    }
+    return ok();
+}
+
+Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode) {
+    std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+    {
+        UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+        if (!fd) return sys_error("create " + tmp);
+        if (auto r = write_all(fd.get(), content.data(), content.size()); !r) {
+            ::unlink(tmp.c_str());
+            return std::unexpected(r.error().context(tmp));
+        }
+        if (::fsync(fd.get()) != 0) {
+            auto e = sys_error("fsync " + tmp);
+            ::unlink(tmp.c_str());
+            return e;
+        }
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        auto e = sys_error("rename " + tmp + " to " + path);
+        ::unlink(tmp.c_str());
+        return e;
+    }
+    return ok();
+}
+
+Status write_file(const std::string& path, const std::string& content) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+    if (!fd) return sys_error("open " + path);
+    ssize_t n = ::write(fd.get(), content.data(), content.size());
+    if (n < 0) return sys_error("write " + path);
+    if (static_cast<size_t>(n) != content.size()) return fail("short write to " + path);
+    return ok();
+}
+
+Status mkdir_p(const std::string& path, mode_t mode) {
+    if (path.empty()) return ok();
+    std::string cur;
+    size_t i = 0;
+    while (i <= path.size()) {
+        size_t slash = path.find('/', i);
+        if (slash == std::string::npos) slash = path.size();
+        cur = path.substr(0, slash);
+        if (!cur.empty() && ::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
+            return sys_error("mkdir " + cur);
+        i = slash + 1;
+    }
+    if (!is_directory(path)) return sys_error(ENOTDIR, "mkdir " + path);
+    return ok();
+}
+
+static Status remove_tree_at(int parent, const char* name) {
+    struct stat st;
+    if (::fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) return ok();
+        return sys_error(std::string("stat ") + name);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        int dfd = ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0) return sys_error(std::string("open ") + name);
+        DIR* dir = ::fdopendir(dfd);
+        if (!dir) {
+            ::close(dfd);
+            return sys_error(std::string("opendir ") + name);
+        }
+        while (auto* ent = ::readdir(dir)) {
+            std::string child = ent->d_name;
+            if (child == "." || child == "..") continue;
+            if (auto r = remove_tree_at(dirfd(dir), child.c_str()); !r) {
+                ::closedir(dir);
+                return r;
+            }
+        }
+        ::closedir(dir);
+        if (::unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+            return sys_error(std::string("rmdir ") + name);
+        return ok();
+    }
+    if (::unlinkat(parent, name, 0) != 0 && errno != ENOENT)
+        return sys_error(std::string("unlink ") + name);
+    return ok();
+}
+
+Status remove_tree(const std::string& path) {
+    if (auto r = remove_tree_at(AT_FDCWD, path.c_str()); !r)
+        return std::unexpected(r.error().context("remove " + path));
+    return ok();
+}
+
+bool path_exists(const std::string& path) {
+    struct stat st;
+    return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool is_directory(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string dirname_of(const std::string& path) {
+    auto pos = path.find_last_of('/');
+    if (pos == std::string::npos) return ".";
+    if (pos == 0) return "/";
+    return path.substr(0, pos);
+}
+
+std::string basename_of(const std::string& path) {
+    auto pos = path.find_last_of('/');
+    return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+std::string path_join(const std::string& a, const std::string& b) {
+    if (a.empty()) return b;
+    if (b.empty()) return a;
+    bool a_slash = a.back() == '/';
+    bool b_slash = b.front() == '/';
+    if (a_slash && b_slash) return a + b.substr(1);
+    if (a_slash || b_slash) return a + b;
+    return a + "/" + b;
+}
+
+}  // namespace skiff

@@ -1,0 +1,36 @@
+// Small file helpers: whole-file reads, atomic writes, directory creation.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/fd.hpp"
+#include "common/result.hpp"
+
+namespace skiff {
+
+Result<std::string> read_file(const std::string& path);
+// Read at most max_bytes; larger files are an error (protects against hostile inputs).
+Result<std::string> read_file_limited(const std::string& path, size_t max_bytes);
+
+// Write to "<path>.tmp-<pid>", fsync, rename over path: readers see old or new, never half.
+Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode = 0644);
+// Plain write (truncate) for kernel interfaces such as /proc/<pid>/uid_map and cgroup files.
+Status write_file(const std::string& path, const std::string& content);
+
+Status mkdir_p(const std::string& path, mode_t mode = 0755);
+// Remove a tree without following symlinks; ok when it does not exist.
+Status remove_tree(const std::string& path);
+
+bool path_exists(const std::string& path);
+bool is_directory(const std::string& path);
+
+// Write all bytes, retrying on EINTR and short writes.
+Status write_all(int fd, const void* data, size_t size);
+
+std::string dirname_of(const std::string& path);
+std::string basename_of(const std::string& path);
+// Join a and b with exactly one '/'.
+std::string path_join(const std::string& a, const std::string& b);
+
+}  // namespace skiff

@@ -1,0 +1,50 @@
+// process seccomp filters from linux.seccomp, built with libseccomp.
+#pragma once
+
+#include <string>
+
+#include "common/result.hpp"
+#include "runtime/spec.hpp"
+
+namespace skiff::runtime {
+
+// An opaque compiled filter (owns a scmp_filter_ctx).
+class SeccompFilter {
+public:
+    SeccompFilter() = default;
+    explicit SeccompFilter(void* ctx) : ctx_(ctx) {}
+    SeccompFilter(const SeccompFilter&) = delete;
+    SeccompFilter& operator=(const SeccompFilter&) = delete;
+    SeccompFilter(SeccompFilter&& o) noexcept : ctx_(o.ctx_) { o.ctx_ = nullptr; }
+    SeccompFilter& operator=(SeccompFilter&& o) noexcept;
+    ~SeccompFilter();
+
+    // Human-readable filter (libseccomp's PFC form); used by tests and `--debug`.
+    Result<std::string> export_pfc() const;
+    // Install into the calling thread (seccomp_load). Returns the listener fd when the
+    // filter has SCMP_ACT_NOTIFY rules, else -1.
+    Result<int> load();
+    bool needs_notify_listener() const { return has_notify_; }
+
+    void* ctx() const { return ctx_; }
+    void set_has_notify(bool v) { has_notify_ = v; }
+
+private:
+    void* ctx_ = nullptr;
+    bool has_notify_ = false;
+};
+
+// Build a filter from the spec. Errors name the field, e.g.
+// "linux.seccomp.syscalls[3].names[1]: unknown syscall \"fooo\"".
+Result<SeccompFilter> build_seccomp_filter(const Seccomp& seccomp);
+
+// Validate the names in a seccomp section without building (used by parse-time checks).
+Status validate_seccomp(const Seccomp& seccomp);
+
+// Actions, operators, architectures and flags this build supports (for `features`).
+std::vector<std::string> seccomp_known_actions();
+std::vector<std::string> seccomp_known_operators();
+std::vector<std::string> seccomp_known_architectures();
+std::vector<std::string> seccomp_known_flags();
+
+}  // namespace skiff::runtime

@@ -1,0 +1,86 @@
+// Path resolution inside a root: symlinks pointing out of the root must stay inside.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <string>
+
+#include "common/fs.hpp"
+#include "common/path.hpp"
+
+using namespace skiff;
+
+namespace {
+struct TempRoot {
+    std::string dir;
+    UniqueFd fd;
+    TempRoot() {
+        char tmpl[] = "/tmp/skiff-path-XXXXXX";
+        dir = ::mkdtemp(tmpl);
+        fd = UniqueFd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    }
+    ~TempRoot() { (void)remove_tree(dir); }
+};
+}  // namespace
+
+TEST_CASE("clean_path collapses dots and slashes", "[path]") {
+    CHECK(clean_path("/a//b/./c/") == "/a/b/c");
+    CHECK(clean_path("/../../etc") == "/etc");
+    CHECK(clean_path("a/../../b") == "../b");
+    CHECK(clean_path("/") == "/");
+    CHECK(clean_path("") == ".");
+    CHECK(clean_path("/a/b/../../..") == "/");
+}
+
+TEST_CASE("absolute symlink resolves inside the root", "[path]") {
+    TempRoot root;
+    REQUIRE(mkdir_p(root.dir + "/etc").has_value());
+    REQUIRE(::symlink("/etc", (root.dir + "/link").c_str()) == 0);
+    auto fd = open_in_root(root.fd.get(), "/link", O_PATH);
+    REQUIRE(fd.has_value());
+    auto real = fd_real_path(fd->get());
+    REQUIRE(real.has_value());
+    CHECK(*real == root.dir + "/etc");
+}
+
+TEST_CASE("dot-dot symlink cannot climb out of the root", "[path]") {
+    TempRoot root;
+    REQUIRE(mkdir_p(root.dir + "/tmp").has_value());
+    REQUIRE(::symlink("../../../../../../tmp", (root.dir + "/up").c_str()) == 0);
+    auto fd = open_in_root(root.fd.get(), "up", O_PATH);
+    REQUIRE(fd.has_value());
+    CHECK(*fd_real_path(fd->get()) == root.dir + "/tmp");
+}
+
+TEST_CASE("mkdir_in_root follows a hostile symlink into the root, not the host", "[path]") {
+    TempRoot root;
+    // /proc inside the rootfs points at the host's /tmp/<unique>: the mkdir must land inside.
+    std::string host_target = root.dir + "-host-target";
+    REQUIRE(::symlink(host_target.c_str(), (root.dir + "/proc").c_str()) == 0);
+    auto fd = mkdir_in_root(root.fd.get(), "/proc/sub");
+    REQUIRE(fd.has_value());
+    CHECK_FALSE(path_exists(host_target));
+    auto real = fd_real_path(fd->get());
+    REQUIRE(real.has_value());
+    CHECK(real->starts_with(root.dir + "/"));
+    CHECK(real->ends_with("/sub"));
+}
+
+TEST_CASE("mkfile_in_root creates parents and the file", "[path]") {
+    TempRoot root;
+    auto fd = mkfile_in_root(root.fd.get(), "/a/b/file");
+    REQUIRE(fd.has_value());
+    struct stat st;
+    REQUIRE(::stat((root.dir + "/a/b/file").c_str(), &st) == 0);
+    CHECK(S_ISREG(st.st_mode));
+}
+
+TEST_CASE("mkdir_in_root refuses a file in the middle of the path", "[path]") {
+    TempRoot root;
+    REQUIRE(write_file_atomic(root.dir + "/f", "x").has_value());
+    auto fd = mkdir_in_root(root.fd.get(), "/f/sub");
+    REQUIRE_FALSE(fd.has_value());
+    CHECK(fd.error().code == ENOTDIR);
+}
