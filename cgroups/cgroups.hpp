@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/fd.hpp"
 #include "common/result.hpp"
 
@@ -16,7 +18,8 @@ namespace skiff::cgroups {
 
 // Where the unified hierarchy is mounted: "/sys/fs/cgroup" on pure v2 hosts,
 // "/sys/fs/cgroup/unified" on hybrid hosts; error when there is none.
-// `mounts_file` lets tests point at a fake /proc/self/mountinfo.
+// Prefers a cgroup2 mount at exactly one of those two, else the first cgroup2 mount.
+// `mountinfo_path` lets tests point at a fake /proc/self/mountinfo.
 Result<std::string> find_unified_root(const std::string& mountinfo_path = "/proc/self/mountinfo");
 
 // The calling process's own group inside the unified tree ("0::/user.slice/..." -> path).
@@ -27,7 +30,14 @@ Result<std::string> own_group(const std::string& proc_cgroup_path = "/proc/self/
 //   "a/b"                 -> "<parent>/a/b" (relative: under `parent`, our own group)
 //   "system.slice:skiff:x"-> "system.slice/skiff-x.scope" (systemd form)
 //   ""                    -> "<parent>/<default_name>"
-// Errors when the result would leave the hierarchy ("../..").
+// `parent` may carry a leading '/' (as own_group returns it).
+// Systemd form (any ':' selects it; exactly three fields), following runc's driver:
+//   slice "a-b.slice" nests as "a.slice/a-b.slice"; "-.slice" is the root; empty slice is
+//   "system.slice"; unit is "<prefix>-<name>.scope", "<name>.scope" when prefix is empty
+//   (runc would give "-<name>.scope"), or <name> itself when it ends in ".slice".
+// ".." is resolved lexically, but a path that climbs above its base (the root for absolute
+// and systemd paths, `parent` for relative ones) is rejected, never clamped; so is a path
+// that resolves to the root itself. The error names the cgroupsPath.
 Result<std::string> resolve_cgroups_path(const std::string& cgroups_path, const std::string& parent,
                                          const std::string& default_name);
 
@@ -50,15 +60,18 @@ public:
     // "running" | "frozen" (cgroup.events frozen 1) — used for `paused` status.
     Result<bool> is_frozen() const;
 
-    // cgroup.kill when the kernel has it; else SIGKILL each member (after freezing).
+    // cgroup.kill when the kernel has it; else SIGKILL each member (after freezing). Then
+    // waits (5s) for the subtree to empty. Ok when the group does not exist.
     Status kill_all() const;
-    // Send `signal` to every member (for `kill --all`).
+    // Send `signal` to every member of the subtree (for `kill --all`), frozen meanwhile.
     Status signal_all(int signal) const;
 
-    // rmdir the group, retrying while it drains (timeout_ms), then empty parents we made
-    // are left alone (shared by other containers). Ok when already gone.
+    // rmdir the group (child groups first, depth-first), retrying on EBUSY while it drains
+    // (timeout_ms); empty parents we made are left alone (shared by other containers).
+    // Ok when already gone.
     Status remove(int timeout_ms = 2000) const;
 
+    const std::string& root() const { return root_; }      // unified mount
     const std::string& path() const { return path_; }      // absolute
     const std::string& relative() const { return rel_; }   // from unified root
 
@@ -67,5 +80,13 @@ private:
     std::string rel_;
     std::string path_;
 };
+
+// Controllers a linux.resources object asks for ("memory", "pids", "cpu", "cpuset", "io",
+// "hugetlb", "rdma", and the prefixes of `unified` keys), in that order, without repeats.
+// Device rules and the v1-only network classes are not controllers and are not listed.
+std::vector<std::string> requested_controllers(const nlohmann::json& resources);
+
+// Controllers the group's parent offers (its cgroup.controllers).
+Result<std::vector<std::string>> available_controllers(const Group& group);
 
 }  // namespace skiff::cgroups
