@@ -15,7 +15,10 @@ public:
     explicit SeccompFilter(void* ctx) : ctx_(ctx) {}
     SeccompFilter(const SeccompFilter&) = delete;
     SeccompFilter& operator=(const SeccompFilter&) = delete;
-    SeccompFilter(SeccompFilter&& o) noexcept : ctx_(o.ctx_) { o.ctx_ = nullptr; }
+    SeccompFilter(SeccompFilter&& o) noexcept : ctx_(o.ctx_), has_notify_(o.has_notify_) {
+        o.ctx_ = nullptr;
+        o.has_notify_ = false;
+    }
     SeccompFilter& operator=(SeccompFilter&& o) noexcept;
     ~SeccompFilter();
 
