@@ -44,6 +44,14 @@ inline std::unexpected<Error> fail(std::string what) {
 
 inline Status ok() { return {}; }
 
+// Prefix an error with context, passing success through unchanged (libstdc++ 12 has no
+// std::expected::transform_error yet).
+template <typename T>
+std::expected<T, Error> with_context(std::expected<T, Error> result, const std::string& outer) {
+    if (!result) return std::unexpected(std::move(result).error().context(outer));
+    return result;
+}
+
 }  // namespace skiff
 
 // Propagate an error from an expression returning Result/Status, binding the value otherwise.

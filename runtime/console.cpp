@@ -1,0 +1,145 @@
+#include "runtime/console.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/fs.hpp"
+
+namespace skiff::runtime {
+
+Result<Pty> open_pty() {
+    Pty pty;
+    pty.master.reset(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!pty.master) return sys_error("open /dev/ptmx");
+    int unlock = 0;
+    if (::ioctl(pty.master.get(), TIOCSPTLCK, &unlock) != 0) return sys_error("unlock pty");
+    unsigned number = 0;
+    if (::ioctl(pty.master.get(), TIOCGPTN, &number) != 0) return sys_error("get pty number");
+    pty.slave_path = "/dev/pts/" + std::to_string(number);
+    // TIOCGPTPEER opens the peer through the master, never through a path someone could swap.
+    int slave = ::ioctl(pty.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) slave = ::open(pty.slave_path.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) return sys_error("open " + pty.slave_path);
+    pty.slave.reset(slave);
+    return pty;
+}
+
+Status set_window_size(int fd, unsigned rows, unsigned cols) {
+    struct winsize ws {};
+    ws.ws_row = static_cast<unsigned short>(rows);
+    ws.ws_col = static_cast<unsigned short>(cols);
+    if (::ioctl(fd, TIOCSWINSZ, &ws) != 0) return sys_error("set terminal size");
+    return ok();
+}
+
+Status attach_to_terminal(int slave) {
+    if (::ioctl(slave, TIOCSCTTY, 0) != 0) return sys_error("make the pty our controlling terminal");
+    for (int target = 0; target <= 2; ++target)
+        if (::dup2(slave, target) < 0) return sys_error("dup pty onto fd " + std::to_string(target));
+    return ok();
+}
+
+Result<UniqueFd> connect_unix(const std::string& path) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return sys_error("socket");
+    struct sockaddr_un addr {};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) return fail("console socket path too long: " + path);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0)
+        return sys_error("connect to console socket " + path);
+    return fd;
+}
+
+Status send_fd(int socket, int fd, const std::string& name) {
+    std::string payload = name.empty() ? std::string(1, '\0') : name;
+    struct iovec iov { payload.data(), payload.size() };
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    while (::sendmsg(socket, &msg, MSG_NOSIGNAL) < 0) {
+        if (errno != EINTR) return sys_error("send terminal fd");
+    }
+    return ok();
+}
+
+Result<UniqueFd> receive_fd(int socket) {
+    char buf[256];
+    struct iovec iov { buf, sizeof buf };
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n;
+    do {
+        n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return sys_error("receive terminal fd");
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+            return UniqueFd(fd);
+        }
+    }
+    return fail("no terminal fd received");
+}
+
+void relay_terminal(int master) {
+    struct termios saved {};
+    bool raw = ::isatty(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (raw) {
+        struct termios t = saved;
+        ::cfmakeraw(&t);
+        ::tcsetattr(STDIN_FILENO, TCSANOW, &t);
+        struct winsize ws {};
+        if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) ::ioctl(master, TIOCSWINSZ, &ws);
+    }
+    bool stdin_open = true;
+    char buf[16384];
+    for (;;) {
+        struct pollfd fds[2] = {{master, POLLIN, 0}, {STDIN_FILENO, static_cast<short>(stdin_open ? POLLIN : 0), 0}};
+        int r = ::poll(fds, stdin_open ? 2 : 1, -1);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = ::read(master, buf, sizeof buf);
+            if (n <= 0) break;  // EIO: every slave fd closed, the container side is gone
+            if (!write_all(STDOUT_FILENO, buf, static_cast<size_t>(n))) break;
+        }
+        if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+            if (n <= 0) {
+                stdin_open = false;
+                // Pass end-of-file on as the terminal's EOF character.
+                char eof = 4;
+                (void)write_all(master, &eof, 1);
+            } else {
+                (void)write_all(master, buf, static_cast<size_t>(n));
+            }
+        }
+    }
+    if (raw) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+}
+
+}  // namespace skiff::runtime

@@ -1,0 +1,196 @@
+#include "runtime/container_init.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <nlohmann/json.hpp>
+
+#include "common/fs.hpp"
+#include "common/path.hpp"
+#include "runtime/console.hpp"
+#include "runtime/hooks.hpp"
+#include "runtime/process_setup.hpp"
+#include "runtime/rootfs.hpp"
+
+namespace skiff::runtime {
+
+Status join_namespaces(const std::vector<std::pair<int, std::string>>& joins) {
+    std::vector<std::pair<int, UniqueFd>> fds;
+    for (const auto& [flag, path] : joins) {
+        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) return sys_error("open namespace " + path);
+        fds.emplace_back(flag, std::move(fd));
+    }
+    for (size_t i = 0; i < fds.size(); ++i)
+        if (::setns(fds[i].second.get(), fds[i].first) != 0) return sys_error("join namespace " + joins[i].second);
+    return ok();
+}
+
+std::string with_status(const std::string& state_json, const char* status) {
+    auto doc = nlohmann::json::parse(state_json, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) return state_json;
+    doc["status"] = status;
+    return doc.dump(2);
+}
+
+namespace {
+
+Status write_sysctls(const std::map<std::string, std::string>& sysctls) {
+    for (const auto& [key, value] : sysctls) {
+        std::string path = "/proc/sys/" + key;
+        for (size_t i = 10; i < path.size(); ++i)
+            if (path[i] == '.') path[i] = '/';
+        if (clean_path(path) != path) return fail("linux.sysctl: invalid key \"" + key + "\"");
+        if (auto r = write_file(path, value); !r) return std::unexpected(r.error().context("linux.sysctl " + key));
+    }
+    return ok();
+}
+
+Status setup_terminal(ChildContext& ctx) {
+    const Process& process = *ctx.request->spec->process;
+    SKIFF_TRY(pty, open_pty());
+    if (process.console_size)
+        SKIFF_CHECK(set_window_size(pty.master.get(), process.console_size->height, process.console_size->width));
+    // /dev/console shows the same terminal (the OCI spec's default device).
+    UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return sys_error("open /");
+    if (auto console = mkfile_in_root(root.get(), "/dev/console", 0600); console) {
+        if (::mount(pty.slave_path.c_str(), fd_path(console->get()).c_str(), nullptr, MS_BIND, nullptr) != 0)
+            return sys_error("bind " + pty.slave_path + " on /dev/console");
+    }
+    if (ctx.request->console_socket >= 0) {
+        SKIFF_CHECK(send_fd(ctx.request->console_socket, pty.master.get(), pty.slave_path));
+        ::close(ctx.request->console_socket);
+    } else if (ctx.request->console_to_parent) {
+        SKIFF_CHECK(ctx.channel->send(SyncMessage::kConsoleFd, pty.slave_path, pty.master.get()));
+    } else {
+        return fail("process.terminal is true but no --console-socket was given");
+    }
+    pty.master.reset();
+    SKIFF_CHECK(attach_to_terminal(pty.slave.get()));
+    return ok();
+}
+
+struct ReadyToExec {
+    std::string path;
+    UniqueFd state_dir;
+    std::string created_state;
+};
+
+Result<ReadyToExec> setup(ChildContext& ctx) {
+    const LaunchRequest& req = *ctx.request;
+    const Spec& spec = *req.spec;
+    const Process& process = *spec.process;
+    const NamespacePlan& ns = *ctx.namespaces;
+
+    // Die with the runtime until we are fully set up; a `create` killed midway leaves no
+    // half-made container running.
+    // (Had the runtime died before this, the handshake below reads EOF and we exit.)
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return sys_error("prctl PR_SET_PDEATHSIG");
+
+    SKIFF_TRY(go, ctx.channel->expect(SyncMessage::kGo, "runtime"));
+    bool setgroups_allowed = go.payload != "setgroups=deny";
+    if (ns.new_user) {
+        // Become root of the new user namespace when root is mapped (mounts need it).
+        (void)::setresgid(0, 0, 0);
+        (void)::setresuid(0, 0, 0);
+    }
+    SKIFF_CHECK(join_namespaces(ns.joins));
+    if (ns.new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) return sys_error("unshare cgroup namespace");
+    // Not dumpable: no process in the container may open our /proc/<pid>/exe, the runtime
+    // binary, while we are still it (CVE-2019-5736). execve resets this.
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return sys_error("prctl PR_SET_DUMPABLE");
+    SKIFF_CHECK(ctx.channel->send(SyncMessage::kNamespacesReady));
+    SKIFF_TRY(hooks_done, ctx.channel->expect(SyncMessage::kHooksDone, "runtime"));
+    const std::string& creating_state = hooks_done.payload;
+
+    ::umask(0);
+    ReadyToExec ready;
+    ready.created_state = with_status(creating_state, "created");
+    ready.state_dir.reset(::open(req.state_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!ready.state_dir) return sys_error("open state directory " + req.state_dir);
+
+    RootfsPlan plan;
+    plan.spec = &spec;
+    plan.rootfs = req.rootfs;
+    plan.in_user_namespace = ns.new_user || (!ns.joins.empty() && ns.joins.front().first == CLONE_NEWUSER);
+    plan.cgroup_dir = req.group ? req.group->path() : std::string();
+    plan.new_cgroup_namespace = ns.new_cgroup;
+    plan.no_pivot = req.no_pivot;
+    SKIFF_CHECK(build_rootfs(plan, [&]() -> Status {
+        if (spec.hooks) return run_hooks(spec.hooks->create_container, "createContainer", creating_state);
+        return ok();
+    }));
+    SKIFF_CHECK(finish_rootfs(spec));
+
+    if (!spec.hostname.empty() || !spec.domainname.empty()) {
+        if (!ns.has_uts_ns) return fail("hostname: setting it needs a uts namespace");
+        if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
+            return sys_error("sethostname " + spec.hostname);
+        if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
+            return sys_error("setdomainname " + spec.domainname);
+    }
+    if (spec.linux) SKIFF_CHECK(write_sysctls(spec.linux->sysctl));
+
+    if (::setsid() < 0) return sys_error("setsid");
+    if (process.terminal) SKIFF_CHECK(setup_terminal(ctx));
+    SKIFF_CHECK(apply_rlimits(process.rlimits));
+
+    SKIFF_TRY(path, find_executable(process.args[0], process.env));
+    ready.path = path;
+    SKIFF_CHECK(enter_working_directory(process.cwd));
+    SKIFF_CHECK(apply_identity_and_security(process, ctx.seccomp, setgroups_allowed));
+    // The working directory again as the final user: permissions may differ from root's.
+    SKIFF_CHECK(enter_working_directory(process.cwd));
+    SKIFF_CHECK(close_fds_on_exec({ctx.channel->fd(), ready.state_dir.get()}, req.preserve_fds));
+    return ready;
+}
+
+}  // namespace
+
+void run_container_child(ChildContext& ctx) {
+    auto ready = setup(ctx);
+    if (!ready) {
+        (void)ctx.channel->send_error(ready.error());
+        _exit(1);
+    }
+    const LaunchRequest& req = *ctx.request;
+    const Spec& spec = *req.spec;
+    if (req.outlive_parent) ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+    (void)ctx.channel->send(SyncMessage::kReady);
+    ctx.channel->close();
+
+    // Block until `start` opens the fifo for reading, then tell it we are going.
+    int fifo = ::openat(ready->state_dir.get(), "exec.fifo", O_WRONLY | O_CLOEXEC);
+    if (fifo < 0) {
+        dprintf(STDERR_FILENO, "skiff-runtime: open exec fifo: %s\n", strerror(errno));
+        _exit(1);
+    }
+    if (::write(fifo, "0", 1) != 1) _exit(1);
+    ::close(fifo);
+    ready->state_dir.reset();
+
+    if (spec.hooks && !spec.hooks->start_container.empty()) {
+        auto r = run_hooks(spec.hooks->start_container, "startContainer", ready->created_state);
+        if (!r) {
+            dprintf(STDERR_FILENO, "skiff-runtime: %s\n", r.error().message().c_str());
+            _exit(1);
+        }
+    }
+    std::vector<std::string> args = spec.process->args;
+    std::vector<std::string> env = spec.process->env;
+    auto argv = to_argv(args);
+    auto envp = to_argv(env);
+    ::execve(ready->path.c_str(), argv.data(), envp.data());
+    int err = errno;
+    dprintf(STDERR_FILENO, "skiff-runtime: exec %s: %s\n", ready->path.c_str(), strerror(err));
+    _exit(err == ENOENT ? 127 : 126);
+}
+
+}  // namespace skiff::runtime

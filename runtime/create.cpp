@@ -1,0 +1,231 @@
+// `create` and `run`.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+#include "cgroups/cgroups.hpp"
+#include "common/fs.hpp"
+#include "common/log.hpp"
+#include "runtime/console.hpp"
+#include "runtime/hooks.hpp"
+#include "runtime/launcher.hpp"
+#include "runtime/runtime.hpp"
+#include "runtime/spec.hpp"
+#include "runtime/state_store.hpp"
+
+namespace skiff::runtime {
+
+std::string default_state_root() {
+    if (::geteuid() == 0) return "/run/skiff-runtime";
+    const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+    if (xdg && *xdg) return std::string(xdg) + "/skiff-runtime";
+    return "/tmp/skiff-runtime-" + std::to_string(::geteuid());
+}
+
+namespace {
+
+Result<std::string> absolute_path(const std::string& path) {
+    char buf[PATH_MAX];
+    if (!::realpath(path.c_str(), buf)) return sys_error("resolve " + path);
+    return std::string(buf);
+}
+
+// The cgroup of a new container. No unified hierarchy, or one we may not write (rootless
+// without delegation): the container runs without its own group, with a warning.
+Result<std::optional<cgroups::Group>> make_group(const Spec& spec, const std::string& id) {
+    auto root = cgroups::find_unified_root();
+    std::string requested = spec.linux ? spec.linux->cgroups_path : "";
+    if (!root) {
+        log::warn(root.error().message() + "; container " + id + " runs without its own cgroup");
+        return std::optional<cgroups::Group>();
+    }
+    auto parent = cgroups::own_group();
+    SKIFF_TRY(rel, cgroups::resolve_cgroups_path(requested, parent ? *parent : "/", "skiff/" + id));
+    cgroups::Group group(*root, rel);
+    if (auto r = group.create(); !r) {
+        if (!requested.empty() || ::geteuid() == 0)
+            return std::unexpected(r.error().context("linux.cgroupsPath"));
+        log::warn(r.error().message() + "; container " + id + " runs without its own cgroup");
+        return std::optional<cgroups::Group>();
+    }
+    if (spec.linux && spec.linux->resources.is_object()) {
+        // Limits themselves are applied by cgroups/ once it manages controllers; until then
+        // say plainly which requested limits were not applied, as Docker does.
+        auto requested = cgroups::requested_controllers(spec.linux->resources);
+        if (!requested.empty()) {
+            auto available = cgroups::available_controllers(group);
+            std::string missing, unapplied;
+            for (const auto& c : requested) {
+                bool present = available && std::find(available->begin(), available->end(), c) != available->end();
+                std::string& list = present ? unapplied : missing;
+                list += (list.empty() ? "" : ", ") + c;
+            }
+            if (!missing.empty())
+                log::warn("cgroup controllers " + missing + " are not available in " + group.path() +
+                          "; those limits were discarded");
+            if (!unapplied.empty())
+                log::warn("limits for " + unapplied + " were not applied: this build places containers in cgroups but does not set limits");
+        }
+    }
+    return std::optional<cgroups::Group>(std::move(group));
+}
+
+// Everything `create` made, undone unless disarmed.
+struct CreateRollback {
+    StateStore* store = nullptr;
+    std::string id;
+    std::optional<cgroups::Group>* group = nullptr;
+    bool armed = true;
+    ~CreateRollback() {
+        if (!armed) return;
+        if (group && *group) {
+            (void)(*group)->kill_all();
+            (void)(*group)->remove();
+        }
+        if (store) (void)store->remove(id);
+    }
+};
+
+struct Created {
+    ContainerRecord record;
+    Spec spec;
+    UniqueFd console_master;
+};
+
+Result<Created> do_create(const RuntimeOptions& rt, const CreateOptions& options, bool outlive_parent,
+                          bool console_to_parent) {
+    SKIFF_CHECK(validate_container_id(options.id));
+    SKIFF_TRY(bundle, with_context(absolute_path(options.bundle), "bundle"));
+    SKIFF_TRY(spec, load_spec(bundle));
+    if (!spec.process) return fail("config.json: process: required to create a container");
+    if (!spec.root) return fail("config.json: root: required to create a container");
+    std::string rootfs_path = spec.root->path.starts_with("/") ? spec.root->path : bundle + "/" + spec.root->path;
+    auto rootfs = absolute_path(rootfs_path);
+    if (!rootfs || !is_directory(*rootfs))
+        return sys_error(rootfs ? ENOTDIR : rootfs.error().code, "root.path: rootfs " + rootfs_path);
+
+    UniqueFd console_socket;
+    if (!options.console_socket.empty()) {
+        SKIFF_TRY(fd, connect_unix(options.console_socket));
+        console_socket = std::move(fd);
+    } else if (spec.process->terminal && !console_to_parent) {
+        return fail("process.terminal is true: --console-socket is required");
+    }
+
+    StateStore store(rt.root);
+    SKIFF_CHECK(store.reserve(options.id));
+    std::optional<cgroups::Group> group;
+    CreateRollback rollback{&store, options.id, &group};
+
+    SKIFF_TRY(config_text, read_file(bundle + "/config.json"));
+    SKIFF_CHECK(write_file_atomic(store.config_of(options.id), config_text, 0600));
+    if (::mkfifo(store.fifo_of(options.id).c_str(), 0622) != 0) return sys_error("mkfifo exec fifo");
+
+    ContainerRecord record;
+    record.id = options.id;
+    record.bundle = bundle;
+    record.rootfs = *rootfs;
+    record.created_at = now_rfc3339();
+    record.creator_pid = ::getpid();
+    record.creator_start_time = process_start_time(::getpid());
+    record.owner = ::geteuid();
+    record.annotations = spec.annotations;
+    record.own_pid_namespace = false;
+    if (auto pidns = spec.find_namespace("pid"); pidns && pidns->path.empty()) record.own_pid_namespace = true;
+    SKIFF_CHECK(store.save(record));
+    SKIFF_TRY(made_group, make_group(spec, options.id));
+    group = std::move(made_group);
+    if (group) {
+        record.cgroup_root = group->root();
+        record.cgroup_path = group->relative();
+        SKIFF_CHECK(store.save(record));
+    }
+
+    // Relative bind sources in the spec are relative to the bundle.
+    if (::chdir(bundle.c_str()) != 0) return sys_error("chdir to bundle " + bundle);
+
+    LaunchRequest request;
+    request.spec = &spec;
+    request.id = options.id;
+    request.bundle = bundle;
+    request.rootfs = *rootfs;
+    request.state_dir = store.dir_of(options.id);
+    request.outlive_parent = outlive_parent;
+    request.console_socket = console_socket ? console_socket.get() : -1;
+    request.console_to_parent = console_to_parent && !console_socket;
+    request.preserve_fds = options.preserve_fds;
+    request.no_pivot = options.no_pivot;
+    request.group = group ? &*group : nullptr;
+    request.on_cloned = [&](pid_t pid) -> Status {
+        record.pid = pid;
+        record.pid_start_time = process_start_time(pid);
+        return store.save(record);
+    };
+    request.state_for_hooks = [&](pid_t pid, ContainerStatus status) {
+        ContainerRecord r = record;
+        r.pid = pid;
+        return state_json(r, status);
+    };
+    SKIFF_TRY(launched, launch_container(request));
+
+    record.created = true;
+    SKIFF_CHECK(store.save(record));
+    if (!options.pid_file.empty()) {
+        SKIFF_TRY(pid_file, with_context(absolute_path(dirname_of(options.pid_file)), "--pid-file"));
+        SKIFF_CHECK(write_file_atomic(pid_file + "/" + basename_of(options.pid_file), std::to_string(record.pid)));
+    }
+    rollback.armed = false;
+    return Created{record, std::move(spec), std::move(launched.console_master)};
+}
+
+pid_t g_forward_to = 0;
+void forward_signal(int sig) {
+    if (g_forward_to > 0) ::kill(g_forward_to, sig);
+}
+
+}  // namespace
+
+Status create_container(const RuntimeOptions& rt, const CreateOptions& options) {
+    SKIFF_CHECK(do_create(rt, options, /*outlive_parent=*/true, /*console_to_parent=*/false));
+    return ok();
+}
+
+Result<int> run_container(const RuntimeOptions& rt, const CreateOptions& options, bool detach) {
+    SKIFF_TRY(created, do_create(rt, options, detach, !detach));
+    if (auto started = start_container(rt, options.id); !started) {
+        (void)delete_container(rt, options.id, true);
+        return std::unexpected(started.error());
+    }
+    if (detach) return 0;
+
+    pid_t pid = created.record.pid;
+    g_forward_to = pid;
+    struct sigaction sa {};
+    sa.sa_handler = forward_signal;
+    sa.sa_flags = SA_RESTART;
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH})
+        ::sigaction(sig, &sa, nullptr);
+    if (created.console_master) relay_terminal(created.console_master.get());
+
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            status = 0;
+            break;
+        }
+    }
+    g_forward_to = 0;
+    if (auto deleted = delete_container(rt, options.id, true); !deleted)
+        log::warn(deleted.error().message());
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+}  // namespace skiff::runtime

@@ -1,0 +1,79 @@
+// `delete`: remove a stopped (or, with --force, any) container: its processes, cgroup and
+// state, then run the poststop hooks.
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "cgroups/cgroups.hpp"
+#include "common/fs.hpp"
+#include "common/log.hpp"
+#include "runtime/hooks.hpp"
+#include "runtime/runtime.hpp"
+#include "runtime/spec.hpp"
+
+namespace skiff::runtime {
+
+namespace {
+
+// Wait (bounded) for a process we may not be the parent of to exit.
+void wait_for_exit(pid_t pid, uint64_t start_time, int timeout_ms) {
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd < 0) return;
+    UniqueFd owned(pidfd);
+    if (!process_alive(pid, start_time)) return;
+    struct pollfd p { pidfd, POLLIN, 0 };
+    while (::poll(&p, 1, timeout_ms) < 0 && errno == EINTR) {}
+}
+
+}  // namespace
+
+Status delete_container(const RuntimeOptions& rt, const std::string& id, bool force) {
+    SKIFF_CHECK(validate_container_id(id));
+    StateStore store(rt.root);
+    if (!store.exists(id)) return fail("container \"" + id + "\" does not exist");
+    auto loaded = store.load(id);
+    if (!loaded) {
+        // `create` was killed before it wrote any state: only the directory is left.
+        if (!force) return std::unexpected(loaded.error());
+        return store.remove(id);
+    }
+    SKIFF_TRY(lock, store.lock(id));
+    ContainerRecord record = *loaded;
+    auto status = store.status(record);
+    if ((status == ContainerStatus::running || status == ContainerStatus::paused ||
+         status == ContainerStatus::creating) && !force)
+        return fail("cannot delete container \"" + id + "\": it is " + status_name(status) + " (stop it or use --force)");
+
+    std::optional<cgroups::Group> group;
+    if (!record.cgroup_path.empty()) group.emplace(record.cgroup_root, record.cgroup_path);
+    if (status != ContainerStatus::stopped || (group && group->exists())) {
+        if (process_alive(record.pid, record.pid_start_time)) {
+            int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, record.pid, 0));
+            if (pidfd >= 0) {
+                UniqueFd owned(pidfd);
+                if (process_alive(record.pid, record.pid_start_time))
+                    ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+            }
+        }
+        if (group && group->exists()) SKIFF_CHECK(group->kill_all());
+        wait_for_exit(record.pid, record.pid_start_time, 5000);
+    }
+    if (group) SKIFF_CHECK(group->remove());
+
+    auto spec_text = read_file(store.config_of(id));
+    SKIFF_CHECK(store.remove(id));
+    if (spec_text) {
+        auto spec = parse_spec(*spec_text);
+        if (spec && spec->hooks && !spec->hooks->poststop.empty()) {
+            // Poststop failures are warnings: the container is already gone (runtime spec).
+            auto r = run_hooks(spec->hooks->poststop, "poststop", state_json(record, ContainerStatus::stopped));
+            if (!r) log::warn(r.error().message());
+        }
+    }
+    return ok();
+}
+
+}  // namespace skiff::runtime

@@ -1,0 +1,54 @@
+// `start`: release the process waiting on the exec fifo, then the poststart hooks.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/fs.hpp"
+#include "common/log.hpp"
+#include "runtime/hooks.hpp"
+#include "runtime/runtime.hpp"
+#include "runtime/spec.hpp"
+
+namespace skiff::runtime {
+
+Status start_container(const RuntimeOptions& rt, const std::string& id) {
+    StateStore store(rt.root);
+    SKIFF_TRY(record, store.load(id));
+    SKIFF_TRY(lock, store.lock(id));
+    auto status = store.status(record);
+    if (status != ContainerStatus::created)
+        return fail("cannot start container \"" + id + "\": it is " + status_name(status) + ", not created");
+
+    // Non-blocking open: if the process died we must not wait forever for a writer.
+    UniqueFd fifo(::open(store.fifo_of(id).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fifo) return sys_error("open exec fifo of " + id);
+    for (;;) {
+        struct pollfd p { fifo.get(), POLLIN, 0 };
+        int r = ::poll(&p, 1, 100);
+        if (r < 0 && errno != EINTR) return sys_error("wait on exec fifo");
+        if (r > 0) {
+            char byte;
+            ssize_t n = ::read(fifo.get(), &byte, 1);
+            if (n == 1) break;
+            if (n < 0 && errno != EAGAIN) return sys_error("read exec fifo");
+        }
+        if (!process_alive(record.pid, record.pid_start_time))
+            return fail("container \"" + id + "\": its process exited before start");
+    }
+    ::unlink(store.fifo_of(id).c_str());
+
+    auto spec_text = read_file(store.config_of(id));
+    if (spec_text) {
+        auto spec = parse_spec(*spec_text);
+        if (spec && spec->hooks && !spec->hooks->poststart.empty()) {
+            // A failing poststart hook is a warning: the container already runs (runtime spec).
+            auto r = run_hooks(spec->hooks->poststart, "poststart", state_json(record, ContainerStatus::running));
+            if (!r) log::warn(r.error().message());
+        }
+    }
+    return ok();
+}
+
+}  // namespace skiff::runtime

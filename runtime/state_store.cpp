@@ -1,0 +1,209 @@
+#include "runtime/state_store.hpp"
+
+#include <dirent.h>
+#include <algorithm>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cgroups/cgroups.hpp"
+#include "common/fs.hpp"
+
+namespace skiff::runtime {
+
+using nlohmann::json;
+
+const char* status_name(ContainerStatus s) {
+    switch (s) {
+        case ContainerStatus::creating: return "creating";
+        case ContainerStatus::created: return "created";
+        case ContainerStatus::running: return "running";
+        case ContainerStatus::paused: return "paused";
+        case ContainerStatus::stopped: return "stopped";
+    }
+    return "unknown";
+}
+
+Status validate_container_id(const std::string& id) {
+    if (id.empty()) return fail("container id must not be empty");
+    if (id.size() > 1024) return fail("container id is longer than 1024 characters");
+    auto ok_char = [](char c, bool first) {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+        return !first && (c == '_' || c == '.' || c == '-' || c == '+');
+    };
+    for (size_t i = 0; i < id.size(); ++i)
+        if (!ok_char(id[i], i == 0))
+            return fail("invalid container id \"" + id + "\": use letters, digits and _ . - + (not first)");
+    if (id == "." || id == "..") return fail("invalid container id \"" + id + "\"");
+    return ok();
+}
+
+uint64_t process_start_time(pid_t pid) {
+    auto stat = read_file_limited("/proc/" + std::to_string(pid) + "/stat", 4096);
+    if (!stat) return 0;
+    // The command name (field 2) may hold spaces and parentheses: start after the last ')'.
+    auto close = stat->rfind(')');
+    if (close == std::string::npos) return 0;
+    std::string rest = stat->substr(close + 2);
+    // rest begins at field 3 (state); starttime is field 22.
+    int field = 3;
+    size_t pos = 0;
+    while (field < 22 && pos != std::string::npos) {
+        pos = rest.find(' ', pos);
+        if (pos != std::string::npos) ++pos;
+        ++field;
+    }
+    if (pos == std::string::npos) return 0;
+    if (rest[0] == 'Z' || rest[0] == 'X') return 0;  // a zombie has exited
+    return std::strtoull(rest.c_str() + pos, nullptr, 10);
+}
+
+bool process_alive(pid_t pid, uint64_t start_time) {
+    if (pid <= 0) return false;
+    uint64_t now = process_start_time(pid);
+    return now != 0 && now == start_time;
+}
+
+std::string now_rfc3339() {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char buf[64];
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    char out[96];
+    snprintf(out, sizeof out, "%s.%09ldZ", buf, ts.tv_nsec);
+    return out;
+}
+
+std::string StateStore::dir_of(const std::string& id) const { return path_join(root_, id); }
+
+Status StateStore::reserve(const std::string& id) {
+    SKIFF_CHECK(mkdir_p(root_, 0711));
+    if (::mkdir(dir_of(id).c_str(), 0711) != 0) {
+        if (errno == EEXIST) return fail("container \"" + id + "\" already exists");
+        return sys_error("create state directory " + dir_of(id));
+    }
+    return ok();
+}
+
+static json record_to_json(const ContainerRecord& r) {
+    return json{{"id", r.id},
+                {"pid", r.pid},
+                {"pidStartTime", r.pid_start_time},
+                {"creatorPid", r.creator_pid},
+                {"creatorStartTime", r.creator_start_time},
+                {"created", r.created},
+                {"bundle", r.bundle},
+                {"rootfs", r.rootfs},
+                {"createdAt", r.created_at},
+                {"cgroupRoot", r.cgroup_root},
+                {"cgroupPath", r.cgroup_path},
+                {"ownPidNamespace", r.own_pid_namespace},
+                {"owner", r.owner},
+                {"annotations", r.annotations}};
+}
+
+Status StateStore::save(const ContainerRecord& record) const {
+    return write_file_atomic(dir_of(record.id) + "/state.json", record_to_json(record).dump());
+}
+
+Result<ContainerRecord> StateStore::load(const std::string& id) const {
+    SKIFF_CHECK(validate_container_id(id));
+    auto text = read_file_limited(dir_of(id) + "/state.json", 1 << 20);
+    if (!text) {
+        if (text.error().code == ENOENT) {
+            if (is_directory(dir_of(id)))
+                return sys_error(ENOENT, "container \"" + id + "\" has no state yet (create was interrupted; use delete --force)");
+            return fail("container \"" + id + "\" does not exist");
+        }
+        return std::unexpected(text.error());
+    }
+    try {
+        auto j = json::parse(*text);
+        ContainerRecord r;
+        r.id = j.at("id").get<std::string>();
+        r.pid = j.at("pid").get<pid_t>();
+        r.pid_start_time = j.at("pidStartTime").get<uint64_t>();
+        r.creator_pid = j.value("creatorPid", 0);
+        r.creator_start_time = j.value("creatorStartTime", uint64_t{0});
+        r.created = j.value("created", false);
+        r.bundle = j.value("bundle", "");
+        r.rootfs = j.value("rootfs", "");
+        r.created_at = j.value("createdAt", "");
+        r.cgroup_root = j.value("cgroupRoot", "");
+        r.cgroup_path = j.value("cgroupPath", "");
+        r.own_pid_namespace = j.value("ownPidNamespace", true);
+        r.owner = j.value("owner", 0u);
+        r.annotations = j.value("annotations", std::map<std::string, std::string>{});
+        return r;
+    } catch (const std::exception& e) {
+        return fail("state of container \"" + id + "\" is corrupt: " + e.what());
+    }
+}
+
+bool StateStore::exists(const std::string& id) const { return is_directory(dir_of(id)); }
+
+Status StateStore::remove(const std::string& id) const { return remove_tree(dir_of(id)); }
+
+Result<std::vector<std::string>> StateStore::list_ids() const {
+    std::vector<std::string> ids;
+    DIR* dir = ::opendir(root_.c_str());
+    if (!dir) {
+        if (errno == ENOENT) return ids;
+        return sys_error("open " + root_);
+    }
+    while (auto* ent = ::readdir(dir)) {
+        std::string name = ent->d_name;
+        if (name == "." || name == "..") continue;
+        if (validate_container_id(name) && is_directory(dir_of(name))) ids.push_back(name);
+    }
+    ::closedir(dir);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+}
+
+Result<UniqueFd> StateStore::lock(const std::string& id) const {
+    UniqueFd fd(::open(dir_of(id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) return fail("container \"" + id + "\" does not exist");
+        return sys_error("open " + dir_of(id));
+    }
+    if (::flock(fd.get(), LOCK_EX) != 0) return sys_error("lock " + dir_of(id));
+    return fd;
+}
+
+ContainerStatus StateStore::status(const ContainerRecord& record) const {
+    if (!record.created) {
+        // `create` still at work, or killed midway (then only delete --force helps).
+        if (process_alive(record.creator_pid, record.creator_start_time)) return ContainerStatus::creating;
+        return ContainerStatus::stopped;
+    }
+    if (!process_alive(record.pid, record.pid_start_time)) return ContainerStatus::stopped;
+    if (path_exists(fifo_of(record.id))) return ContainerStatus::created;
+    if (!record.cgroup_path.empty()) {
+        cgroups::Group group(record.cgroup_root, record.cgroup_path);
+        if (auto frozen = group.is_frozen(); frozen && *frozen) return ContainerStatus::paused;
+    }
+    return ContainerStatus::running;
+}
+
+std::string state_json(const ContainerRecord& record, ContainerStatus status) {
+    json j{{"ociVersion", "1.2.0"},
+           {"id", record.id},
+           {"status", status_name(status)},
+           {"bundle", record.bundle},
+           {"rootfs", record.rootfs},
+           {"created", record.created_at},
+           {"owner", ""}};
+    if (status != ContainerStatus::stopped) j["pid"] = record.pid;
+    else j["pid"] = 0;
+    j["annotations"] = record.annotations.empty() ? json::object() : json(record.annotations);
+    return j.dump(2);
+}
+
+}  // namespace skiff::runtime

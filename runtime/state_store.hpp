@@ -1,0 +1,81 @@
+// Runtime state of OCI containers under --root (default /run/skiff-runtime; rootless
+// $XDG_RUNTIME_DIR/skiff-runtime): one directory per container holding state.json, the
+// exec fifo and a snapshot of config.json (hooks for poststop, the spec for exec).
+//
+// Liveness is pid plus the process start time from /proc/<pid>/stat, so a recycled pid is
+// never mistaken for the container.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/fd.hpp"
+#include "common/result.hpp"
+
+namespace skiff::runtime {
+
+enum class ContainerStatus { creating, created, running, paused, stopped };
+const char* status_name(ContainerStatus s);
+
+struct ContainerRecord {
+    std::string id;
+    pid_t pid = 0;                 // container's PID 1 as seen from the runtime's pid ns
+    uint64_t pid_start_time = 0;   // field 22 of /proc/<pid>/stat
+    pid_t creator_pid = 0;         // the `create` process while it runs
+    uint64_t creator_start_time = 0;
+    bool created = false;          // false until `create` finished every step
+    std::string bundle;
+    std::string rootfs;
+    std::string created_at;        // RFC 3339
+    std::string cgroup_root;       // unified hierarchy mount
+    std::string cgroup_path;       // group, relative to cgroup_root
+    bool own_pid_namespace = true; // else `kill`/`delete` must reach every process in the group
+    uint32_t owner = 0;
+    std::map<std::string, std::string> annotations;
+};
+
+class StateStore {
+public:
+    explicit StateStore(std::string root) : root_(std::move(root)) {}
+    const std::string& root() const { return root_; }
+
+    std::string dir_of(const std::string& id) const;
+    std::string fifo_of(const std::string& id) const { return dir_of(id) + "/exec.fifo"; }
+    std::string config_of(const std::string& id) const { return dir_of(id) + "/config.json"; }
+
+    // Make the container's directory; EEXIST becomes "container <id> already exists".
+    Status reserve(const std::string& id);
+    Status save(const ContainerRecord& record) const;
+    Result<ContainerRecord> load(const std::string& id) const;
+    bool exists(const std::string& id) const;
+    Status remove(const std::string& id) const;
+    Result<std::vector<std::string>> list_ids() const;
+
+    // Exclusive flock on the container directory for state transitions.
+    Result<UniqueFd> lock(const std::string& id) const;
+
+    // Current status from the record and the live process.
+    ContainerStatus status(const ContainerRecord& record) const;
+
+private:
+    std::string root_;
+};
+
+// Check a container id: [A-Za-z0-9][A-Za-z0-9_.-]* (runc's rule), at most 1024 chars.
+Status validate_container_id(const std::string& id);
+
+// Field 22 (starttime) of /proc/<pid>/stat, or 0 when the process is gone.
+uint64_t process_start_time(pid_t pid);
+// Alive, the same process (start time), and not a zombie.
+bool process_alive(pid_t pid, uint64_t start_time);
+
+// The state JSON of the OCI runtime spec for `state` and for hooks on stdin.
+std::string state_json(const ContainerRecord& record, ContainerStatus status);
+
+std::string now_rfc3339();
+
+}  // namespace skiff::runtime
