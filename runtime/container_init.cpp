@@ -3,12 +3,16 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "common/fs.hpp"
@@ -40,6 +44,18 @@ std::string with_status(const std::string& state_json, const char* status) {
 }
 
 namespace {
+
+// A new network namespace starts with lo down; bring it up as runc does.
+Status bring_up_loopback() {
+    UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!sock) return sys_error("socket for loopback");
+    struct ifreq ifr {};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) return sys_error("get flags of lo");
+    ifr.ifr_flags |= IFF_UP;
+    if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) return sys_error("bring lo up");
+    return ok();
+}
 
 Status write_sysctls(const std::map<std::string, std::string>& sysctls) {
     for (const auto& [key, value] : sysctls) {
@@ -103,6 +119,7 @@ Result<ReadyToExec> setup(ChildContext& ctx) {
     }
     SKIFF_CHECK(join_namespaces(ns.joins));
     if (ns.new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) return sys_error("unshare cgroup namespace");
+    if (ns.clone_flags & CLONE_NEWNET) SKIFF_CHECK(bring_up_loopback());
     // Not dumpable: no process in the container may open our /proc/<pid>/exe, the runtime
     // binary, while we are still it (CVE-2019-5736). execve resets this.
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return sys_error("prctl PR_SET_DUMPABLE");
