@@ -37,23 +37,29 @@ Result<std::string> absolute_path(const std::string& path) {
     return std::string(buf);
 }
 
-// The cgroup of a new container. No unified hierarchy, or one we may not write (rootless
-// without delegation): the container runs without its own group, with a warning.
-Result<std::optional<cgroups::Group>> make_group(const Spec& spec, const std::string& id) {
+// Where the container's cgroup goes. Decided (and recorded) before it is made, so a
+// `create` killed at any moment leaves a record `delete --force` can clean up from.
+// No unified hierarchy: the container runs without its own group, with a warning.
+Result<std::optional<cgroups::Group>> plan_group(const Spec& spec, const std::string& id) {
     auto root = cgroups::find_unified_root();
-    std::string requested = spec.linux ? spec.linux->cgroups_path : "";
     if (!root) {
         log::warn(root.error().message() + "; container " + id + " runs without its own cgroup");
         return std::optional<cgroups::Group>();
     }
+    std::string requested = spec.linux ? spec.linux->cgroups_path : "";
     auto parent = cgroups::own_group();
-    SKIFF_TRY(rel, cgroups::resolve_cgroups_path(requested, parent ? *parent : "/", "skiff/" + id));
-    cgroups::Group group(*root, rel);
+    SKIFF_TRY(rel, with_context(cgroups::resolve_cgroups_path(requested, parent ? *parent : "/", "skiff/" + id),
+                                "linux.cgroupsPath"));
+    return std::optional<cgroups::Group>(cgroups::Group(*root, rel));
+}
+
+// Make the group. An unprivileged user without a delegated group runs without one.
+Result<bool> make_group(cgroups::Group& group, const Spec& spec, const std::string& id) {
     if (auto r = group.create(); !r) {
-        if (!requested.empty() || ::geteuid() == 0)
-            return std::unexpected(r.error().context("linux.cgroupsPath"));
+        bool requested = spec.linux && !spec.linux->cgroups_path.empty();
+        if (requested || ::geteuid() == 0) return std::unexpected(r.error().context("linux.cgroupsPath"));
         log::warn(r.error().message() + "; container " + id + " runs without its own cgroup");
-        return std::optional<cgroups::Group>();
+        return false;
     }
     if (spec.linux && spec.linux->resources.is_object()) {
         // Limits themselves are applied by cgroups/ once it manages controllers; until then
@@ -74,7 +80,7 @@ Result<std::optional<cgroups::Group>> make_group(const Spec& spec, const std::st
                 log::warn("limits for " + unapplied + " were not applied: this build places containers in cgroups but does not set limits");
         }
     }
-    return std::optional<cgroups::Group>(std::move(group));
+    return true;
 }
 
 // Everything `create` made, undone unless disarmed.
@@ -139,13 +145,21 @@ Result<Created> do_create(const RuntimeOptions& rt, const CreateOptions& options
     record.annotations = spec.annotations;
     record.own_pid_namespace = false;
     if (auto pidns = spec.find_namespace("pid"); pidns && pidns->path.empty()) record.own_pid_namespace = true;
-    SKIFF_CHECK(store.save(record));
-    SKIFF_TRY(made_group, make_group(spec, options.id));
-    group = std::move(made_group);
+    SKIFF_TRY(planned_group, plan_group(spec, options.id));
+    group = std::move(planned_group);
     if (group) {
         record.cgroup_root = group->root();
         record.cgroup_path = group->relative();
-        SKIFF_CHECK(store.save(record));
+    }
+    SKIFF_CHECK(store.save(record));
+    if (group) {
+        SKIFF_TRY(made, make_group(*group, spec, options.id));
+        if (!made) {
+            group.reset();
+            record.cgroup_root.clear();
+            record.cgroup_path.clear();
+            SKIFF_CHECK(store.save(record));
+        }
     }
 
     // Relative bind sources in the spec are relative to the bundle.
