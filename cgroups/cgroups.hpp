@@ -86,7 +86,4 @@ private:
 // Device rules and the v1-only network classes are not controllers and are not listed.
 std::vector<std::string> requested_controllers(const nlohmann::json& resources);
 
-// Controllers the group's parent offers (its cgroup.controllers).
-Result<std::vector<std::string>> available_controllers(const Group& group);
-
 }  // namespace skiff::cgroups

@@ -1,7 +1,6 @@
 #include <algorithm>
 
 #include "cgroups/cgroups.hpp"
-#include "common/fs.hpp"
 
 namespace skiff::cgroups {
 
@@ -33,20 +32,6 @@ std::vector<std::string> requested_controllers(const nlohmann::json& resources) 
             auto dot = key.find('.');
             if (dot != std::string::npos && key.substr(0, dot) != "cgroup") add(key.substr(0, dot));
         }
-    }
-    return out;
-}
-
-Result<std::vector<std::string>> available_controllers(const Group& group) {
-    std::string parent = dirname_of(group.path());
-    SKIFF_TRY(text, read_file_limited(parent + "/cgroup.controllers", 4096));
-    std::vector<std::string> out;
-    size_t i = 0;
-    while (i < text.size()) {
-        size_t j = text.find_first_of(" \n", i);
-        if (j == std::string::npos) j = text.size();
-        if (j > i) out.push_back(text.substr(i, j - i));
-        i = j + 1;
     }
     return out;
 }

@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#include <cctype>
+#include <iterator>
+#include <optional>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -90,6 +94,64 @@ int print_ps(const std::vector<pid_t>& pids, const std::vector<std::string>& ps_
     return 0;
 }
 
+// "16m", "1G", "512MiB", "4096" -> bytes (binary multiples, as runc's RAMInBytes); "-1" stays.
+std::optional<int64_t> parse_size(const std::string& text) {
+    if (text == "-1") return -1;
+    size_t pos = 0;
+    while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) ++pos;
+    if (pos == 0) return std::nullopt;
+    int64_t value = std::stoll(text.substr(0, pos));
+    std::string unit;
+    for (char c : text.substr(pos)) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (unit.ends_with("ib")) unit.resize(unit.size() - 2);
+    else if (unit.size() > 1 && unit.back() == 'b') unit.pop_back();
+    int shift = unit.empty() || unit == "b" ? 0 : unit == "k" ? 10 : unit == "m" ? 20 : unit == "g" ? 30 : unit == "t" ? 40 : -1;
+    if (shift < 0) return std::nullopt;
+    return value << shift;
+}
+
+// Flags of `update` turned into a linux.resources object (only the ones given).
+struct UpdateFlags {
+    std::string resources_file;
+    std::string memory, memory_reservation, memory_swap;
+    std::optional<uint64_t> cpu_shares, cpu_period, blkio_weight;
+    std::optional<int64_t> cpu_quota, pids_limit;
+    std::string cpuset_cpus, cpuset_mems;
+};
+
+Result<nlohmann::json> update_resources(const UpdateFlags& f) {
+    nlohmann::json r = nlohmann::json::object();
+    if (!f.resources_file.empty()) {
+        std::string text;
+        if (f.resources_file == "-") {
+            text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+        } else {
+            SKIFF_TRY(read, read_file_limited(f.resources_file, 1 << 20));
+            text = read;
+        }
+        r = nlohmann::json::parse(text, nullptr, false);
+        if (r.is_discarded() || !r.is_object()) return fail("--resources: not a JSON object");
+    }
+    auto size = [&](const std::string& text, const char* flag, const char* group, const char* key) -> Status {
+        if (text.empty()) return ok();
+        auto bytes = parse_size(text);
+        if (!bytes) return fail(std::string(flag) + ": invalid size \"" + text + "\"");
+        r[group][key] = *bytes;
+        return ok();
+    };
+    SKIFF_CHECK(size(f.memory, "--memory", "memory", "limit"));
+    SKIFF_CHECK(size(f.memory_reservation, "--memory-reservation", "memory", "reservation"));
+    SKIFF_CHECK(size(f.memory_swap, "--memory-swap", "memory", "swap"));
+    if (f.cpu_shares) r["cpu"]["shares"] = *f.cpu_shares;
+    if (f.cpu_period) r["cpu"]["period"] = *f.cpu_period;
+    if (f.cpu_quota) r["cpu"]["quota"] = *f.cpu_quota;
+    if (!f.cpuset_cpus.empty()) r["cpu"]["cpus"] = f.cpuset_cpus;
+    if (!f.cpuset_mems.empty()) r["cpu"]["mems"] = f.cpuset_mems;
+    if (f.pids_limit) r["pids"]["limit"] = *f.pids_limit;
+    if (f.blkio_weight) r["blockIO"]["weight"] = *f.blkio_weight;
+    return r;
+}
+
 }  // namespace
 
 int runtime_main(const std::string& program, std::vector<std::string> args) {
@@ -163,6 +225,28 @@ int runtime_main(const std::string& program, std::vector<std::string> args) {
     auto* resume = app.add_subcommand("resume", "thaw a paused container");
     resume->add_option("id", id, "container id")->required();
 
+    auto* update = app.add_subcommand("update", "change the cgroup limits of a container");
+    UpdateFlags update_flags;
+    update->add_option("-r,--resources", update_flags.resources_file, "linux.resources JSON file (- for stdin)");
+    update->add_option("--memory", update_flags.memory, "memory limit (e.g. 64m; -1 for none)");
+    update->add_option("--memory-reservation", update_flags.memory_reservation, "memory soft limit");
+    update->add_option("--memory-swap", update_flags.memory_swap, "memory+swap limit (-1 for none)");
+    update->add_option("--cpu-share,--cpu-shares", update_flags.cpu_shares, "CPU shares (relative weight)");
+    update->add_option("--cpu-period", update_flags.cpu_period, "CPU CFS period in microseconds");
+    update->add_option("--cpu-quota", update_flags.cpu_quota, "CPU CFS quota in microseconds (-1 for none)");
+    update->add_option("--cpuset-cpus", update_flags.cpuset_cpus, "CPUs allowed (e.g. 0-1)");
+    update->add_option("--cpuset-mems", update_flags.cpuset_mems, "memory nodes allowed");
+    update->add_option("--pids-limit", update_flags.pids_limit, "maximum number of processes (-1 for none)");
+    update->add_option("--blkio-weight", update_flags.blkio_weight, "block IO weight (10-1000)");
+    update->add_option("id", id, "container id")->required();
+
+    auto* events = app.add_subcommand("events", "print cgroup statistics (and OOM events) of a container");
+    bool events_once = false;
+    unsigned events_interval = 5;
+    events->add_flag("--stats", events_once, "print the statistics once and exit");
+    events->add_option("--interval", events_interval, "seconds between statistics")->capture_default_str();
+    events->add_option("id", id, "container id")->required();
+
     auto* features = app.add_subcommand("features", "print the features this runtime supports (JSON)");
 
     auto* spec = app.add_subcommand("spec", "write a default config.json into the bundle");
@@ -235,6 +319,20 @@ int runtime_main(const std::string& program, std::vector<std::string> args) {
     }
     if (pause->parsed()) return finish(runtime::pause_container(rt, id));
     if (resume->parsed()) return finish(runtime::resume_container(rt, id));
+    if (update->parsed()) {
+        auto resources = update_resources(update_flags);
+        if (!resources) return report(resources.error());
+        return finish(runtime::update_container(rt, id, *resources));
+    }
+    if (events->parsed()) {
+        if (events_once) {
+            auto json = runtime::container_stats(rt, id);
+            if (!json) return report(json.error());
+            std::printf("%s\n", json->c_str());
+            return 0;
+        }
+        return finish(runtime::stream_events(rt, id, events_interval * 1000));
+    }
     if (features->parsed()) {
         std::printf("%s\n", runtime::features_json().c_str());
         return 0;

@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "cgroups/cgroups.hpp"
+#include "cgroups/resources.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
 #include "runtime/console.hpp"
@@ -62,23 +63,11 @@ Result<bool> make_group(cgroups::Group& group, const Spec& spec, const std::stri
         return false;
     }
     if (spec.linux && spec.linux->resources.is_object()) {
-        // Limits themselves are applied by cgroups/ once it manages controllers; until then
-        // say plainly which requested limits were not applied, as Docker does.
-        auto requested = cgroups::requested_controllers(spec.linux->resources);
-        if (!requested.empty()) {
-            auto available = cgroups::available_controllers(group);
-            std::string missing, unapplied;
-            for (const auto& c : requested) {
-                bool present = available && std::find(available->begin(), available->end(), c) != available->end();
-                std::string& list = present ? unapplied : missing;
-                list += (list.empty() ? "" : ", ") + c;
-            }
-            if (!missing.empty())
-                log::warn("cgroup controllers " + missing + " are not available in " + group.path() +
-                          "; those limits were discarded");
-            if (!unapplied.empty())
-                log::warn("limits for " + unapplied + " were not applied: this build places containers in cgroups but does not set limits");
-        }
+        // Limits the host cannot apply (a controller absent or not delegated) are warnings,
+        // as with Docker: the container still runs.
+        std::vector<std::string> warnings;
+        SKIFF_CHECK(cgroups::apply_resources(group, spec.linux->resources, warnings));
+        for (const auto& w : warnings) log::warn(w);
     }
     return true;
 }
@@ -125,6 +114,9 @@ Result<Created> do_create(const RuntimeOptions& rt, const CreateOptions& options
         return fail("process.terminal is true: --console-socket is required");
     }
 
+    // Bad limits are refused before anything exists.
+    if (spec.linux && spec.linux->resources.is_object()) SKIFF_CHECK(cgroups::validate_resources(spec.linux->resources));
+
     StateStore store(rt.root);
     SKIFF_CHECK(store.reserve(options.id));
     std::optional<cgroups::Group> group;
@@ -133,6 +125,9 @@ Result<Created> do_create(const RuntimeOptions& rt, const CreateOptions& options
     SKIFF_TRY(config_text, read_file(bundle + "/config.json"));
     SKIFF_CHECK(write_file_atomic(store.config_of(options.id), config_text, 0600));
     if (::mkfifo(store.fifo_of(options.id).c_str(), 0622) != 0) return sys_error("mkfifo exec fifo");
+    // Exactly 0622, not cut by our umask: the container process writes it as process.user,
+    // or as an unmapped "other" from a user namespace.
+    if (::chmod(store.fifo_of(options.id).c_str(), 0622) != 0) return sys_error("chmod exec fifo");
 
     ContainerRecord record;
     record.id = options.id;

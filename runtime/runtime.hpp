@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/result.hpp"
 #include "runtime/state_store.hpp"
 
@@ -39,6 +41,12 @@ Result<std::string> container_state(const RuntimeOptions& rt, const std::string&
 Status kill_container(const RuntimeOptions& rt, const std::string& id, int signal, bool all);
 Status delete_container(const RuntimeOptions& rt, const std::string& id, bool force);
 Status pause_container(const RuntimeOptions& rt, const std::string& id);
+// New cgroup limits (an OCI linux.resources object; only the fields present change).
+Status update_container(const RuntimeOptions& rt, const std::string& id, const nlohmann::json& resources);
+// `events --stats`: the cgroup statistics as runc prints them.
+Result<std::string> container_stats(const RuntimeOptions& rt, const std::string& id);
+// `events`: statistics every interval (and "oom" events) until the container stops.
+Status stream_events(const RuntimeOptions& rt, const std::string& id, unsigned interval_ms);
 Status resume_container(const RuntimeOptions& rt, const std::string& id);
 
 struct ListEntry {
