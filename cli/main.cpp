@@ -7,10 +7,47 @@
 #include "cli/runtime_cli.hpp"
 #include "cli/skiff_cli.hpp"
 #include "common/fs.hpp"
+#include "common/log.hpp"
+#include "runtime/cloned_binary.hpp"
+
+namespace {
+
+// The runtime command a command line asks for: the first word that is neither a global
+// option nor an option's value ("--root DIR create ..." -> "create").
+std::string runtime_command(const std::vector<std::string>& args) {
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--root" || a == "--log" || a == "--log-format" || a == "--rootless" || a == "--criu") {
+            ++i;
+            continue;
+        }
+        if (a.starts_with("-")) continue;
+        return a;
+    }
+    return {};
+}
+
+// Commands that put a process into a container start from a sealed copy of this binary.
+bool enters_container(const std::string& command) {
+    return command == "create" || command == "run" || command == "exec";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     std::string name = skiff::basename_of(argc > 0 ? argv[0] : "skiff");
     std::vector<std::string> args(argv + 1, argv + argc);
-    if (name == "skiff-runtime" || name == "runc") return skiff::cli::runtime_main(name, std::move(args));
+    bool runtime = name == "skiff-runtime" || name == "runc";
+    std::vector<std::string> runtime_args = args;
+    if (!runtime && !args.empty() && args[0] == "runtime")
+        runtime_args.erase(runtime_args.begin());
+    bool reaches_runtime = runtime || (!args.empty() && args[0] == "runtime");
+    if (reaches_runtime && enters_container(runtime_command(runtime_args)) &&
+        !skiff::runtime::running_from_sealed_copy()) {
+        auto failed = skiff::runtime::reexec_from_sealed_copy(argv);
+        skiff::log::error(failed.error().message());
+        return 1;
+    }
+    if (runtime) return skiff::cli::runtime_main(name, std::move(args));
     return skiff::cli::skiff_main(name, std::move(args));
 }

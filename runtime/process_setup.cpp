@@ -109,25 +109,44 @@ Status enter_working_directory(const std::string& cwd) {
     return ok();
 }
 
-Status close_fds_on_exec(const std::vector<int>& keep, int preserve_fds) {
-    int first = 3 + std::max(preserve_fds, 0);
+namespace {
+
+// close_range(2), or the same through /proc/self/fd where it fails: kernels before 5.9, and
+// seccomp profiles (already loaded here) that do not list it.
+Status close_fd_range(unsigned from, unsigned to) {
+    if (::syscall(SYS_close_range, from, to, 0) == 0) return ok();
     DIR* dir = ::opendir("/proc/self/fd");
-    if (!dir) {
-        // No /proc: fall back to close_range, which marks every fd from `first` on.
-        if (keep.empty() && ::syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return ok();
-        return sys_error("open /proc/self/fd");
-    }
+    if (!dir) return sys_error("open /proc/self/fd");
+    std::vector<int> fds;
     int self = ::dirfd(dir);
     while (auto* ent = ::readdir(dir)) {
         if (ent->d_name[0] == '.') continue;
         int fd = std::atoi(ent->d_name);
-        if (fd < first || fd == self) continue;
-        if (std::find(keep.begin(), keep.end(), fd) != keep.end()) continue;
-        int flags = ::fcntl(fd, F_GETFD);
-        if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        if (fd != self && static_cast<unsigned>(fd) >= from && static_cast<unsigned>(fd) <= to) fds.push_back(fd);
     }
     ::closedir(dir);
+    for (int fd : fds) ::close(fd);
     return ok();
+}
+
+}  // namespace
+
+Status close_fds_on_exec(const std::vector<int>& keep, int preserve_fds) {
+    // Closed now, not merely marked close-on-exec: execve resolves its path (and a script's
+    // interpreter) while close-on-exec fds are still open, so an args[0] of
+    // "/proc/self/fd/N/../../bin/x" would still run a host file through any of them
+    // (CVE-2024-21626).
+    unsigned first = 3 + static_cast<unsigned>(std::max(preserve_fds, 0));
+    std::vector<unsigned> kept;
+    for (int fd : keep)
+        if (fd >= 0 && static_cast<unsigned>(fd) >= first) kept.push_back(static_cast<unsigned>(fd));
+    std::sort(kept.begin(), kept.end());
+    unsigned from = first;
+    for (unsigned fd : kept) {
+        if (fd > from) SKIFF_CHECK(close_fd_range(from, fd - 1));
+        if (fd >= from) from = fd + 1;
+    }
+    return close_fd_range(from, ~0U);
 }
 
 std::vector<char*> to_argv(std::vector<std::string>& strings) {

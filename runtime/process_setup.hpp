@@ -29,7 +29,8 @@ Result<std::string> find_executable(const std::string& name, const std::vector<s
 // host fd as /proc/self/fd/N: CVE-2024-21626).
 Status enter_working_directory(const std::string& cwd);
 
-// Mark every fd >= 3 close-on-exec except those in `keep` (and 3..3+preserve-1).
+// Close every fd >= 3 except those in `keep` (and 3..3+preserve-1). Closed, not marked
+// close-on-exec: execve would still resolve "/proc/self/fd/N/..." through them.
 Status close_fds_on_exec(const std::vector<int>& keep, int preserve_fds);
 
 // A NULL-terminated char* array view over strings (valid while `strings` lives).
