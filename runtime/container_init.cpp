@@ -57,7 +57,22 @@ Status bring_up_loopback() {
     return ok();
 }
 
-Status write_sysctls(const std::map<std::string, std::string>& sysctls) {
+// A sysctl may only be set when the namespace it belongs to is the container's own (new or
+// joined); anything else would change the host (runc's rule).
+Status check_sysctl_namespace(const Spec& spec, const std::string& key) {
+    auto starts = [&](const char* prefix) { return key.rfind(prefix, 0) == 0; };
+    const char* ns = nullptr;
+    if (starts("kernel.msg") || starts("kernel.sem") || starts("kernel.shm") || starts("fs.mqueue.")) ns = "ipc";
+    else if (starts("net.")) ns = "network";
+    else if (key == "kernel.hostname" || key == "kernel.domainname") ns = "uts";
+    if (!ns) return fail("linux.sysctl: \"" + key + "\" is not in a separate kernel namespace");
+    if (!spec.has_namespace(ns))
+        return fail("linux.sysctl: \"" + key + "\" needs a " + ns + " namespace, the spec has none");
+    return ok();
+}
+
+Status write_sysctls(const Spec& spec, const std::map<std::string, std::string>& sysctls) {
+    for (const auto& [key, value] : sysctls) SKIFF_CHECK(check_sysctl_namespace(spec, key));
     for (const auto& [key, value] : sysctls) {
         std::string path = "/proc/sys/" + key;
         for (size_t i = 10; i < path.size(); ++i)
@@ -127,11 +142,14 @@ Result<ReadyToExec> setup(ChildContext& ctx) {
     SKIFF_TRY(hooks_done, ctx.channel->expect(SyncMessage::kHooksDone, "runtime"));
     const std::string& creating_state = hooks_done.payload;
 
-    ::umask(0);
+    // Device nodes and mount targets get exactly the modes asked for; the caller's umask comes
+    // back before exec unless process.user.umask replaces it (runtime-spec: "If unspecified,
+    // the umask should not be changed from the calling process' umask").
+    mode_t caller_umask = ::umask(0);
     ReadyToExec ready;
     ready.created_state = with_status(creating_state, "created");
+    // Only a fallback for the exec fifo (container without /proc); may be unreachable for us.
     ready.state_dir.reset(::open(req.state_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!ready.state_dir) return sys_error("open state directory " + req.state_dir);
 
     RootfsPlan plan;
     plan.spec = &spec;
@@ -144,7 +162,10 @@ Result<ReadyToExec> setup(ChildContext& ctx) {
         if (spec.hooks) return run_hooks(spec.hooks->create_container, "createContainer", creating_state);
         return ok();
     }));
+    // Sysctls before finish_rootfs: readonlyPaths usually makes /proc/sys read-only.
+    if (spec.linux) SKIFF_CHECK(write_sysctls(spec, spec.linux->sysctl));
     SKIFF_CHECK(finish_rootfs(spec));
+    ::umask(caller_umask);
 
     if (!spec.hostname.empty() || !spec.domainname.empty()) {
         if (!ns.has_uts_ns) return fail("hostname: setting it needs a uts namespace");
@@ -153,7 +174,6 @@ Result<ReadyToExec> setup(ChildContext& ctx) {
         if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
             return sys_error("setdomainname " + spec.domainname);
     }
-    if (spec.linux) SKIFF_CHECK(write_sysctls(spec.linux->sysctl));
 
     if (::setsid() < 0) return sys_error("setsid");
     if (process.terminal) SKIFF_CHECK(setup_terminal(ctx));
@@ -165,7 +185,7 @@ Result<ReadyToExec> setup(ChildContext& ctx) {
     SKIFF_CHECK(apply_identity_and_security(process, ctx.seccomp, setgroups_allowed));
     // The working directory again as the final user: permissions may differ from root's.
     SKIFF_CHECK(enter_working_directory(process.cwd));
-    SKIFF_CHECK(close_fds_on_exec({ctx.channel->fd(), ready.state_dir.get()}, req.preserve_fds));
+    SKIFF_CHECK(close_fds_on_exec({ctx.channel->fd(), ready.state_dir.get(), ctx.exec_fifo}, req.preserve_fds));
     return ready;
 }
 
@@ -183,15 +203,21 @@ void run_container_child(ChildContext& ctx) {
     (void)ctx.channel->send(SyncMessage::kReady);
     ctx.channel->close();
 
-    // Block until `start` opens the fifo for reading, then tell it we are going.
-    int fifo = ::openat(ready->state_dir.get(), "exec.fifo", O_WRONLY | O_CLOEXEC);
+    // Block until `start` opens the fifo for reading, then tell it we are going. The fifo is
+    // reopened through our O_PATH fd: its directory may not be searchable by us any more.
+    std::string fifo_path = "/proc/self/fd/" + std::to_string(ctx.exec_fifo);
+    int fifo = ::open(fifo_path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fifo < 0 && errno == ENOENT && ready->state_dir)  // no /proc in the container
+        fifo = ::openat(ready->state_dir.get(), "exec.fifo", O_WRONLY | O_CLOEXEC);
     if (fifo < 0) {
         dprintf(STDERR_FILENO, "skiff-runtime: open exec fifo: %s\n", strerror(errno));
         _exit(1);
     }
     if (::write(fifo, "0", 1) != 1) _exit(1);
-    ::close(fifo);
+    ::close(ctx.exec_fifo);
     ready->state_dir.reset();
+    // `fifo` stays open (close-on-exec) until execve: `start` waits for its end-of-file, so
+    // poststart hooks run only once startContainer hooks are done and the process is executed.
 
     if (spec.hooks && !spec.hooks->start_container.empty()) {
         auto r = run_hooks(spec.hooks->start_container, "startContainer", ready->created_state);

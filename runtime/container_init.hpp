@@ -15,6 +15,10 @@ struct ChildContext {
     const NamespacePlan* namespaces;
     SyncChannel* channel;
     SeccompFilter* seccomp;  // may be null
+    // O_PATH fd of the exec fifo, opened by the parent: the child may be unable to search the
+    // state directory (a user namespace, a non-root process.user) and reopens it through
+    // /proc/self/fd.
+    int exec_fifo = -1;
 };
 
 // Runs in the freshly cloned child; reports failure over the channel and exits.

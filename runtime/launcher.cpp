@@ -177,6 +177,9 @@ Result<Launched> launch_container(const LaunchRequest& req) {
     if (!(ns.clone_flags & CLONE_NEWPID) && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
         return sys_error("prctl PR_SET_DUMPABLE");
 
+    UniqueFd exec_fifo(::open((req.state_dir + "/exec.fifo").c_str(), O_PATH | O_CLOEXEC));
+    if (!exec_fifo) return sys_error("open exec fifo in " + req.state_dir);
+
     CloneResult cloned;
     {
         PidNamespaceSwitch pid_switch;
@@ -185,12 +188,13 @@ Result<Launched> launch_container(const LaunchRequest& req) {
         cloned = result;
         if (cloned.pid == 0) {
             parent_end.close();
-            ChildContext ctx{&req, &ns, &child_end, filter ? &*filter : nullptr};
+            ChildContext ctx{&req, &ns, &child_end, filter ? &*filter : nullptr, exec_fifo.get()};
             run_container_child(ctx);  // never returns
         }
     }
     child_end.close();
     cgroup_fd.reset();
+    exec_fifo.reset();
     ChildGuard guard{cloned.pid};
     pid_t pid = cloned.pid;
 

@@ -34,17 +34,15 @@ int sys_mount_setattr(int dirfd, const char* path, unsigned flags, struct mount_
     return static_cast<int>(::syscall(SYS_mount_setattr, dirfd, path, flags, attr, sizeof *attr));
 }
 
-// Bind mount, then remount with the requested flags (a bind ignores them on first mount).
-Status mount_bind(const Mount& m, const MountOptions& opts, const std::string& target,
-                  const std::string& label) {
-    unsigned long bind_flags = MS_BIND | (opts.recursive ? MS_REC : 0);
-    SKIFF_CHECK(do_mount(m.source, target, "", bind_flags, "", label));
+// After a bind, remount with the requested flags (a bind ignores them on first mount).
+// `mounted` must name the new mount itself (see mount_one).
+Status remount_bind(const MountOptions& opts, const std::string& mounted, const std::string& label) {
     unsigned long wanted = opts.flags & ~(MS_BIND | MS_REC | kPropagationMask | MS_REMOUNT);
     if (wanted != 0) {
         // Keep what the kernel locked on the source (nosuid, nodev, ... in a user namespace)
         // unless the spec explicitly cleared it.
-        unsigned long keep = locked_mount_flags(target) & ~opts.clear_flags;
-        SKIFF_CHECK(do_mount("", target, "", MS_BIND | MS_REMOUNT | wanted | keep, "",
+        unsigned long keep = locked_mount_flags(mounted) & ~opts.clear_flags;
+        SKIFF_CHECK(do_mount("", mounted, "", MS_BIND | MS_REMOUNT | wanted | keep, "",
                              label + " (remount with options)"));
     }
     return ok();
@@ -86,8 +84,10 @@ Status mount_one(const RootfsPlan& plan, int root_fd, const Mount& m, size_t ind
     if (!target_fd) return std::unexpected(target_fd.error().context(label));
     std::string target = fd_path(target_fd->get());
 
+    // Flags for a bind remount once the mount exists (0: none needed).
+    unsigned long remount_flags = 0;
     if (bind) {
-        SKIFF_CHECK(mount_bind(m, opts, target, label));
+        SKIFF_CHECK(do_mount(m.source, target, "", MS_BIND | (opts.recursive ? MS_REC : 0), "", label));
     } else if (type == "cgroup" || type == "cgroup2") {
         // Only cgroup v2 is ever used; a "cgroup" mount shows the container's own group.
         unsigned long flags = opts.flags & ~kPropagationMask;
@@ -97,9 +97,7 @@ Status mount_one(const RootfsPlan& plan, int root_fd, const Mount& m, size_t ind
         if (!r) {
             if (plan.cgroup_dir.empty()) return r;
             SKIFF_CHECK(do_mount(plan.cgroup_dir, target, "", MS_BIND | MS_REC, "", label));
-            if (flags & ~MS_REC)
-                SKIFF_CHECK(do_mount("", target, "", MS_BIND | MS_REMOUNT | (flags & ~MS_REC) |
-                                                      locked_mount_flags(target), "", label));
+            remount_flags = flags & ~MS_REC;
         }
     } else {
         unsigned long flags = opts.flags & ~kPropagationMask;
@@ -108,16 +106,30 @@ Status mount_one(const RootfsPlan& plan, int root_fd, const Mount& m, size_t ind
             // Without its own network namespace (or in a user namespace) sysfs cannot be
             // mounted fresh: show the host's, read-only as asked, like runc.
             SKIFF_CHECK(do_mount("/sys", target, "", MS_BIND | MS_REC, "", label + " (bind of /sys)"));
-            SKIFF_CHECK(do_mount("", target, "", MS_BIND | MS_REMOUNT | (flags & ~MS_REC) |
-                                                  locked_mount_flags(target), "", label));
+            remount_flags = flags & ~MS_REC;
         } else if (!r && type == "mqueue" && (r.error().code == EPERM || r.error().code == EACCES)) {
             SKIFF_CHECK(do_mount("/dev/mqueue", target, "", MS_BIND | MS_REC, "", label + " (bind of /dev/mqueue)"));
         } else if (!r) {
             return r;
         }
     }
-    SKIFF_CHECK(apply_recursive_attrs(opts, target, label));
-    SKIFF_CHECK(apply_propagation(opts, target, label));
+
+    bool needs_mounted = remount_flags != 0 || !opts.propagation.empty() || opts.recursive_attr_set != 0 ||
+                         opts.recursive_attr_clr != 0 ||
+                         (bind && (opts.flags & ~(MS_BIND | MS_REC | kPropagationMask | MS_REMOUNT)) != 0);
+    if (!needs_mounted) return ok();
+    // `target` names the directory the new mount covers, not the mount: a remount or a
+    // propagation change through it fails with EINVAL. Resolve the destination again (still
+    // inside the root) to reach the mount now on top of it.
+    auto mounted_fd = open_in_root(root_fd, m.destination, O_PATH);
+    if (!mounted_fd) return std::unexpected(mounted_fd.error().context(label));
+    std::string mounted = fd_path(mounted_fd->get());
+    if (bind) SKIFF_CHECK(remount_bind(opts, mounted, label));
+    if (remount_flags != 0)
+        SKIFF_CHECK(do_mount("", mounted, "", MS_BIND | MS_REMOUNT | remount_flags | locked_mount_flags(mounted),
+                             "", label + " (remount with options)"));
+    SKIFF_CHECK(apply_recursive_attrs(opts, mounted, label));
+    SKIFF_CHECK(apply_propagation(opts, mounted, label));
     return ok();
 }
 

@@ -38,6 +38,19 @@ Status start_container(const RuntimeOptions& rt, const std::string& id) {
             return fail("container \"" + id + "\": its process exited before start");
     }
     ::unlink(store.fifo_of(id).c_str());
+    // The process keeps its end open (close-on-exec) through the startContainer hooks until
+    // execve: end-of-file means the user process runs (or the process died), and only then
+    // may poststart hooks run (runtime-spec lifecycle steps 7-9).
+    for (;;) {
+        struct pollfd p { fifo.get(), POLLIN, 0 };
+        int r = ::poll(&p, 1, -1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return sys_error("wait on exec fifo");
+        char buf[64];
+        ssize_t n = ::read(fifo.get(), buf, sizeof buf);
+        if (n == 0) break;
+        if (n < 0 && errno != EAGAIN && errno != EINTR) return sys_error("read exec fifo");
+    }
 
     auto spec_text = read_file(store.config_of(id));
     if (spec_text) {
