@@ -110,7 +110,6 @@ Status setup_terminal(ChildContext& ctx) {
 
 struct ReadyToExec {
     std::string path;
-    UniqueFd state_dir;
     std::string created_state;
 };
 
@@ -124,6 +123,9 @@ Result<ReadyToExec> setup(ChildContext& ctx) {
     // half-made container running.
     // (Had the runtime died before this, the handshake below reads EOF and we exit.)
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return sys_error("prctl PR_SET_PDEATHSIG");
+    // Drop every fd inherited from the runtime (its cgroup directory, log file, ...) at once,
+    // so none is reachable through /proc/self/fd from here on (CVE-2024-21626).
+    SKIFF_CHECK(close_fds_on_exec({ctx.channel->fd(), ctx.exec_fifo, req.console_socket}, req.preserve_fds));
 
     SKIFF_TRY(go, ctx.channel->expect(SyncMessage::kGo, "runtime"));
     bool setgroups_allowed = go.payload != "setgroups=deny";
@@ -148,23 +150,28 @@ Result<ReadyToExec> setup(ChildContext& ctx) {
     mode_t caller_umask = ::umask(0);
     ReadyToExec ready;
     ready.created_state = with_status(creating_state, "created");
-    // Only a fallback for the exec fifo (container without /proc); may be unreachable for us.
-    ready.state_dir.reset(::open(req.state_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
 
-    RootfsPlan plan;
-    plan.spec = &spec;
-    plan.rootfs = req.rootfs;
-    plan.in_user_namespace = ns.new_user || (!ns.joins.empty() && ns.joins.front().first == CLONE_NEWUSER);
-    plan.cgroup_dir = req.group ? req.group->path() : std::string();
-    plan.new_cgroup_namespace = ns.new_cgroup;
-    plan.no_pivot = req.no_pivot;
-    SKIFF_CHECK(build_rootfs(plan, [&]() -> Status {
+    auto create_container_hooks = [&]() -> Status {
         if (spec.hooks) return run_hooks(spec.hooks->create_container, "createContainer", creating_state);
         return ok();
-    }));
+    };
+    if (ns.has_mount_ns) {
+        RootfsPlan plan;
+        plan.spec = &spec;
+        plan.rootfs = req.rootfs;
+        plan.in_user_namespace = ns.new_user || (!ns.joins.empty() && ns.joins.front().first == CLONE_NEWUSER);
+        plan.cgroup_dir = req.group ? req.group->path() : std::string();
+        plan.new_cgroup_namespace = ns.new_cgroup;
+        plan.no_pivot = req.no_pivot;
+        SKIFF_CHECK(build_rootfs(plan, create_container_hooks));
+    } else {
+        // Sharing the runtime's mount namespace is sharing its filesystem view: nothing is
+        // mounted (it would land on the host) and the root stays, as with runc.
+        SKIFF_CHECK(create_container_hooks());
+    }
     // Sysctls before finish_rootfs: readonlyPaths usually makes /proc/sys read-only.
     if (spec.linux) SKIFF_CHECK(write_sysctls(spec, spec.linux->sysctl));
-    SKIFF_CHECK(finish_rootfs(spec));
+    if (ns.has_mount_ns) SKIFF_CHECK(finish_rootfs(spec));
     ::umask(caller_umask);
 
     if (!spec.hostname.empty() || !spec.domainname.empty()) {
@@ -179,13 +186,14 @@ Result<ReadyToExec> setup(ChildContext& ctx) {
     if (process.terminal) SKIFF_CHECK(setup_terminal(ctx));
     SKIFF_CHECK(apply_rlimits(process.rlimits));
 
+    // Only the handshake and the fifo remain open while args[0] and cwd are resolved.
+    SKIFF_CHECK(close_fds_on_exec({ctx.channel->fd(), ctx.exec_fifo}, req.preserve_fds));
     SKIFF_TRY(path, find_executable(process.args[0], process.env));
     ready.path = path;
     SKIFF_CHECK(enter_working_directory(process.cwd));
     SKIFF_CHECK(apply_identity_and_security(process, ctx.seccomp, setgroups_allowed));
     // The working directory again as the final user: permissions may differ from root's.
     SKIFF_CHECK(enter_working_directory(process.cwd));
-    SKIFF_CHECK(close_fds_on_exec({ctx.channel->fd(), ready.state_dir.get(), ctx.exec_fifo}, req.preserve_fds));
     return ready;
 }
 
@@ -207,15 +215,12 @@ void run_container_child(ChildContext& ctx) {
     // reopened through our O_PATH fd: its directory may not be searchable by us any more.
     std::string fifo_path = "/proc/self/fd/" + std::to_string(ctx.exec_fifo);
     int fifo = ::open(fifo_path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fifo < 0 && errno == ENOENT && ready->state_dir)  // no /proc in the container
-        fifo = ::openat(ready->state_dir.get(), "exec.fifo", O_WRONLY | O_CLOEXEC);
     if (fifo < 0) {
         dprintf(STDERR_FILENO, "skiff-runtime: open exec fifo: %s\n", strerror(errno));
         _exit(1);
     }
     if (::write(fifo, "0", 1) != 1) _exit(1);
     ::close(ctx.exec_fifo);
-    ready->state_dir.reset();
     // `fifo` stays open (close-on-exec) until execve: `start` waits for its end-of-file, so
     // poststart hooks run only once startContainer hooks are done and the process is executed.
 

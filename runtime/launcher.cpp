@@ -12,6 +12,7 @@
 #include <cerrno>
 
 #include "common/fs.hpp"
+#include "common/log.hpp"
 #include "runtime/container_init.hpp"
 #include "runtime/hooks.hpp"
 #include "runtime/seccomp.hpp"
@@ -152,7 +153,15 @@ Result<Launched> launch_container(const LaunchRequest& req) {
     const Spec& spec = *req.spec;
     if (!spec.process) return fail("config.json: process is required to create a container");
     SKIFF_TRY(ns, plan_namespaces(spec));
-    if (!ns.has_mount_ns) return fail("linux.namespaces: a mount namespace is required");
+    if (!ns.has_mount_ns) {
+        // Everything below would have to be mounted on the host: refuse what cannot be done
+        // safely (runc's rules) and say what is skipped.
+        if (spec.linux && (!spec.linux->masked_paths.empty() || !spec.linux->readonly_paths.empty()))
+            return fail("linux.maskedPaths/readonlyPaths: need a mount namespace");
+        if (spec.root && spec.root->readonly) return fail("root.readonly: needs a mount namespace");
+        log::warn("linux.namespaces: no mount namespace, so the container shares the runtime's "
+                  "filesystem view: root.path and mounts are not applied");
+    }
 
     // Compile seccomp before cloning so a bad profile is reported by us, not the child.
     std::optional<SeccompFilter> filter;

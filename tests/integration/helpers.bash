@@ -32,10 +32,10 @@ config_set() {
     jq "$@" "$BUNDLE/config.json" > "$tmp" && mv "$tmp" "$BUNDLE/config.json"
 }
 
-# Set process.args from the arguments.
+# Set process.args from the arguments (each kept whole, newlines included).
 config_args() {
     local json
-    json=$(printf '%s\n' "$@" | jq -R . | jq -s .)
+    json=$(jq -cn '$ARGS.positional' --args "$@")
     config_set --argjson a "$json" '.process.args = $a'
 }
 

@@ -57,11 +57,6 @@ status_field() {
     printf '%s\n' "$output" | sed -n "s/^$1:[[:space:]]*//p" | head -n 1
 }
 
-# Set process.args exactly as given (helpers' config_args splits arguments at newlines).
-set_args() {
-    config_set --argjson a "$(jq -n '$ARGS.positional' --args -- "$@")" '.process.args = $a'
-}
-
 # Create and start the container in the background; its stdout/stderr go to files.
 start_detached() {
     if ! rt create --bundle "$BUNDLE" --pid-file "$TEST_TMP/pid" "$CONTAINER_ID" \
@@ -103,7 +98,7 @@ config_caps() {
 # --- namespaces ----------------------------------------------------------------------------
 
 @test "pid namespace: the container's process is PID 1" {
-    set_args sh -c 'echo $$; cat /proc/1/cmdline | tr "\0" " "; echo; ps -o pid | wc -l'
+    config_args sh -c 'echo $$; cat /proc/1/cmdline | tr "\0" " "; echo; ps -o pid | wc -l'
     run_container
     succeeded
     [ "${lines[0]}" = 1 ]
@@ -115,7 +110,7 @@ config_caps() {
 @test "uts namespace: hostname and domainname come from the spec and stay inside" {
     config_set '.hostname = "it-host" | .domainname = "it.example"'
     host_before=$(hostname)
-    set_args sh -c 'hostname; cat /proc/sys/kernel/domainname'
+    config_args sh -c 'hostname; cat /proc/sys/kernel/domainname'
     run_container
     succeeded
     [ "${lines[0]}" = it-host ]
@@ -130,7 +125,7 @@ config_caps() {
     MSG_QUEUE=$(python3 -c "import ctypes; print(ctypes.CDLL(None).msgget($key, 0o1600))")
     [ "$MSG_QUEUE" -ge 0 ]
     [ "$(wc -l < /proc/sysvipc/msg)" -ge 2 ]
-    set_args sh -c 'readlink /proc/self/ns/ipc; cat /proc/sysvipc/msg | wc -l'
+    config_args sh -c 'readlink /proc/self/ns/ipc; cat /proc/sysvipc/msg | wc -l'
     run_container
     succeeded
     [[ "${lines[0]}" == ipc:\[* ]]
@@ -140,7 +135,7 @@ config_caps() {
 }
 
 @test "network namespace: only the loopback interface exists" {
-    set_args sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "; readlink /proc/self/ns/net'
+    config_args sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "; readlink /proc/self/ns/net'
     run_container
     succeeded
     [ "${lines[0]}" = lo ]
@@ -149,7 +144,7 @@ config_caps() {
 }
 
 @test "mount namespace: container mounts are not visible on the host and vice versa" {
-    set_args sh -c 'readlink /proc/self/ns/mnt; grep -c " /sys/fs/cgroup/unified " /proc/self/mountinfo; exec sleep 1000'
+    config_args sh -c 'readlink /proc/self/ns/mnt; grep -c " /sys/fs/cgroup/unified " /proc/self/mountinfo; exec sleep 1000'
     start_detached
     wait_for 30 test -s "$TEST_TMP/stdout"
     wait_for 30 sh -c "[ \$(wc -l < '$TEST_TMP/stdout') -ge 2 ]"
@@ -169,7 +164,7 @@ config_caps() {
     config_set '.linux.namespaces += [{"type": "user"}]
         | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
         | .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
-    set_args sh -c 'cat /proc/self/uid_map /proc/self/gid_map | tr -s " " | sed "s/^ //"; id -u; id -g; touch /tmp/made-inside'
+    config_args sh -c 'cat /proc/self/uid_map /proc/self/gid_map | tr -s " " | sed "s/^ //"; id -u; id -g; touch /tmp/made-inside'
     run_container
     succeeded
     [ "${lines[0]}" = "0 100000 65536" ]
@@ -181,7 +176,7 @@ config_caps() {
 }
 
 @test "cgroup namespace: /proc/self/cgroup shows the container's group as the root" {
-    set_args sh -c 'grep "^0::" /proc/self/cgroup; exec sleep 1000'
+    config_args sh -c 'grep "^0::" /proc/self/cgroup; exec sleep 1000'
     start_detached
     wait_for 30 test -s "$TEST_TMP/stdout"
     [ "$(cat "$TEST_TMP/stdout")" = "0::/" ]
@@ -197,7 +192,7 @@ config_caps() {
     ip -n "$NETNS" link add it-v0 type veth peer name it-v1
     config_set --arg p "/var/run/netns/$NETNS" \
         '.linux.namespaces = [.linux.namespaces[] | if .type == "network" then .path = $p else . end]'
-    set_args sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort; readlink /proc/self/ns/net'
+    config_args sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort; readlink /proc/self/ns/net'
     run_container
     succeeded
     [ "${lines[0]}" = it-v0 ]
@@ -213,7 +208,7 @@ config_caps() {
     echo from-host > "$TEST_TMP/shared/in.txt"
     config_set --arg s "$TEST_TMP/shared" \
         '.mounts += [{"destination": "/mnt/rw", "type": "bind", "source": $s, "options": ["bind", "rw"]}]'
-    set_args sh -c 'cat /mnt/rw/in.txt; echo from-container > /mnt/rw/out.txt'
+    config_args sh -c 'cat /mnt/rw/in.txt; echo from-container > /mnt/rw/out.txt'
     run_container
     succeeded
     [ "$output" = from-host ]
@@ -225,7 +220,7 @@ config_caps() {
     echo from-host > "$TEST_TMP/shared/in.txt"
     config_set --arg s "$TEST_TMP/shared" \
         '.mounts += [{"destination": "/mnt/ro", "type": "bind", "source": $s, "options": ["bind", "ro"]}]'
-    set_args sh -c 'cat /mnt/ro/in.txt; echo x > /mnt/ro/in.txt; echo x > /mnt/ro/new.txt; grep " /mnt/ro " /proc/mounts'
+    config_args sh -c 'cat /mnt/ro/in.txt; echo x > /mnt/ro/in.txt; echo x > /mnt/ro/new.txt; grep " /mnt/ro " /proc/mounts'
     run_container
     succeeded
     [ "${lines[0]}" = from-host ]
@@ -240,7 +235,7 @@ config_caps() {
     echo "injected=yes" > "$TEST_TMP/host.conf"
     config_set --arg s "$TEST_TMP/host.conf" \
         '.mounts += [{"destination": "/etc/injected.conf", "type": "bind", "source": $s, "options": ["bind", "ro"]}]'
-    set_args sh -c 'test -f /etc/injected.conf && cat /etc/injected.conf; ls -A /etc | sort | tr "\n" " "'
+    config_args sh -c 'test -f /etc/injected.conf && cat /etc/injected.conf; ls -A /etc | sort | tr "\n" " "'
     run_container
     succeeded
     [ "${lines[0]}" = "injected=yes" ]
@@ -252,7 +247,7 @@ config_caps() {
 @test "tmpfs mount honours size and mode options" {
     config_set '.mounts += [{"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
                              "options": ["nosuid", "nodev", "size=1m", "mode=1750"]}]'
-    set_args sh -c 'grep " /scratch " /proc/mounts; stat -c %a /scratch; echo data > /scratch/f && cat /scratch/f'
+    config_args sh -c 'grep " /scratch " /proc/mounts; stat -c %a /scratch; echo data > /scratch/f && cat /scratch/f'
     run_container
     succeeded
     [[ "${lines[0]}" == "tmpfs /scratch tmpfs rw,nosuid,nodev,"* ]]
@@ -271,7 +266,7 @@ config_caps() {
         '.mounts += [{"destination": "/mnt/rbind", "type": "bind", "source": $s, "options": ["rbind"]},
                      {"destination": "/mnt/bind", "type": "bind", "source": $s, "options": ["bind"]},
                      {"destination": "/mnt/rro", "type": "bind", "source": $s, "options": ["rbind", "rro"]}]'
-    set_args sh -c 'cat /mnt/rbind/sub/file; ls -A /mnt/bind/sub | wc -l; touch /mnt/rbind/sub/rw-ok && echo rw-ok; touch /mnt/rro/sub/x; touch /tmp/root-still-rw && echo root-rw'
+    config_args sh -c 'cat /mnt/rbind/sub/file; ls -A /mnt/bind/sub | wc -l; touch /mnt/rbind/sub/rw-ok && echo rw-ok; touch /mnt/rro/sub/x; touch /tmp/root-still-rw && echo root-rw'
     run_container
     umount "$TEST_TMP/tree/sub"
     succeeded
@@ -288,7 +283,7 @@ config_caps() {
     config_set --arg a "$TEST_TMP/a" --arg b "$TEST_TMP/b" \
         '.mounts += [{"destination": "/mnt/shared", "type": "bind", "source": $a, "options": ["rbind", "rshared"]},
                      {"destination": "/mnt/private", "type": "bind", "source": $b, "options": ["rbind", "rprivate"]}]'
-    set_args sh -c 'awk "\$5 == \"/mnt/shared\" || \$5 == \"/mnt/private\" { print \$5, \$7 }" /proc/self/mountinfo'
+    config_args sh -c 'awk "\$5 == \"/mnt/shared\" || \$5 == \"/mnt/private\" { print \$5, \$7 }" /proc/self/mountinfo'
     run_container
     succeeded
     shared=$(printf '%s\n' "$output" | awk '$1 == "/mnt/shared" { print $2 }')
@@ -299,7 +294,7 @@ config_caps() {
 }
 
 @test "mqueue is mounted fresh for the container's ipc namespace" {
-    set_args sh -c 'grep " /dev/mqueue " /proc/mounts; touch /dev/mqueue/it-queue && cat /dev/mqueue/it-queue'
+    config_args sh -c 'grep " /dev/mqueue " /proc/mounts; touch /dev/mqueue/it-queue && cat /dev/mqueue/it-queue'
     run_container
     succeeded
     [[ "${lines[0]}" == "mqueue /dev/mqueue mqueue rw,nosuid,nodev,noexec"* ]]
@@ -308,7 +303,7 @@ config_caps() {
 }
 
 @test "a cgroup2 mount at /sys/fs/cgroup shows the container's own group, read-only" {
-    set_args sh -c 'grep " /sys/fs/cgroup " /proc/mounts; cat /sys/fs/cgroup/cgroup.procs; echo +pids > /sys/fs/cgroup/cgroup.subtree_control'
+    config_args sh -c 'grep " /sys/fs/cgroup " /proc/mounts; cat /sys/fs/cgroup/cgroup.procs; echo +pids > /sys/fs/cgroup/cgroup.subtree_control'
     run_container
     [[ "${lines[0]}" == "cgroup2 /sys/fs/cgroup cgroup2 ro,"* ]]
     # The root of the container's view is its own group: PID 1 is in it.
@@ -320,7 +315,7 @@ config_caps() {
 
 @test "readonly rootfs: writing to / fails with EROFS, tmpfs mounts stay writable" {
     config_set '.root.readonly = true'
-    set_args sh -c 'touch /newfile; touch /tmp/newfile; echo ok > /dev/shm/f && cat /dev/shm/f; awk "\$2 == \"/\" { print \$4 }" /proc/mounts'
+    config_args sh -c 'touch /newfile; touch /tmp/newfile; echo ok > /dev/shm/f && cat /dev/shm/f; awk "\$2 == \"/\" { print \$4 }" /proc/mounts'
     run_container
     has_text "touch: /newfile: Read-only file system"
     has_text "touch: /tmp/newfile: Read-only file system"
@@ -332,7 +327,7 @@ config_caps() {
 
 @test "rootfsPropagation is applied to the container's root mount" {
     config_set '.linux.rootfsPropagation = "shared"'
-    set_args sh -c 'awk "\$5 == \"/\" { print \$7 }" /proc/self/mountinfo'
+    config_args sh -c 'awk "\$5 == \"/\" { print \$7 }" /proc/self/mountinfo'
     run_container
     succeeded
     [[ "$output" == shared:* ]]
@@ -343,7 +338,7 @@ config_caps() {
     echo hidden > "$BUNDLE/rootfs/secret/data"
     echo hidden > "$BUNDLE/rootfs/etc/secret.conf"
     config_set '.linux.maskedPaths += ["/secret", "/etc/secret.conf", "/proc/timer_list"]'
-    set_args sh -c '
+    config_args sh -c '
         echo "timer_list=$(wc -c < /proc/timer_list)"
         echo "secret.conf=$(cat /etc/secret.conf)"
         echo "secret=$(ls -A /secret | wc -l)"
@@ -363,7 +358,7 @@ config_caps() {
 @test "readonlyPaths: /proc/sys and a rootfs directory are read-only" {
     mkdir "$BUNDLE/rootfs/data"
     config_set '.linux.readonlyPaths += ["/data"]'
-    set_args sh -c 'echo other > /proc/sys/kernel/hostname; touch /data/f; grep -E " /proc/sys | /data " /proc/mounts | cut -d" " -f2,4; hostname'
+    config_args sh -c 'echo other > /proc/sys/kernel/hostname; touch /data/f; grep -E " /proc/sys | /data " /proc/mounts | cut -d" " -f2,4; hostname'
     run_container
     has_text "/proc/sys/kernel/hostname: Read-only file system"
     has_text "touch: /data/f: Read-only file system"
@@ -375,7 +370,7 @@ config_caps() {
 # --- devices -------------------------------------------------------------------------------
 
 @test "default devices exist with the right numbers and modes" {
-    set_args sh -c 'for d in null zero full random urandom tty; do stat -c "%n %F %t:%T %a %u:%g" /dev/$d; done
+    config_args sh -c 'for d in null zero full random urandom tty; do stat -c "%n %F %t:%T %a %u:%g" /dev/$d; done
         echo x > /dev/null && echo null-ok
         head -c 4 /dev/zero | od -An -tx1
         echo x > /dev/full'
@@ -392,7 +387,7 @@ config_caps() {
 }
 
 @test "/dev symlinks: fd, stdin, stdout, stderr, ptmx" {
-    set_args sh -c 'for l in fd stdin stdout stderr ptmx; do echo "$l -> $(readlink /dev/$l)"; done; ls /dev/fd/ | sort -n | head -1'
+    config_args sh -c 'for l in fd stdin stdout stderr ptmx; do echo "$l -> $(readlink /dev/$l)"; done; ls /dev/fd/ | sort -n | head -1'
     run_container
     succeeded
     has_line "fd -> /proc/self/fd"
@@ -412,7 +407,7 @@ config_caps() {
         | .process.capabilities.bounding += ["CAP_DAC_OVERRIDE"]
         | .process.capabilities.effective += ["CAP_DAC_OVERRIDE"]
         | .process.capabilities.permitted += ["CAP_DAC_OVERRIDE"]'
-    set_args sh -c 'stat -c "%n %F %t:%T %a %u:%g" /dev/myzero /dev/sub/mynull; head -c 3 /dev/myzero | od -An -tx1'
+    config_args sh -c 'stat -c "%n %F %t:%T %a %u:%g" /dev/myzero /dev/sub/mynull; head -c 3 /dev/myzero | od -An -tx1'
     run_container
     succeeded
     has_line "/dev/myzero character special file 1:5 600 1000:1001"
@@ -426,7 +421,7 @@ config_caps() {
     host_fwd=$(cat /proc/sys/net/ipv4/ip_forward)
     host_shm=$(cat /proc/sys/kernel/shm_rmid_forced)
     config_set '.linux.sysctl = {"net.ipv4.ip_forward": "1", "kernel.shm_rmid_forced": "1"}'
-    set_args sh -c 'cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shm_rmid_forced'
+    config_args sh -c 'cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shm_rmid_forced'
     run_container
     succeeded
     [ "${lines[0]}" = 1 ]
@@ -441,7 +436,7 @@ config_caps() {
         | .linux.readonlyPaths |= map(select(. != "/proc/sys"))
         | .linux.sysctl = {"kernel.shm_rmid_forced": "1"}'
     host_shm=$(cat /proc/sys/kernel/shm_rmid_forced)
-    set_args true
+    config_args true
     run_container
     now=$(cat /proc/sys/kernel/shm_rmid_forced)
     [ "$now" = "$host_shm" ] || echo "$host_shm" > /proc/sys/kernel/shm_rmid_forced
@@ -456,7 +451,7 @@ config_caps() {
         {"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048},
         {"type": "RLIMIT_NPROC", "soft": 300, "hard": 400},
         {"type": "RLIMIT_CORE", "soft": 1024, "hard": 4096}]'
-    set_args sh -c 'ulimit -n; ulimit -Hn; grep -E "^Max (processes|core file size)" /proc/self/limits | tr -s " "'
+    config_args sh -c 'ulimit -n; ulimit -Hn; grep -E "^Max (processes|core file size)" /proc/self/limits | tr -s " "'
     run_container
     succeeded
     [ "${lines[0]}" = 1024 ]
@@ -467,7 +462,7 @@ config_caps() {
 
 @test "oomScoreAdj is applied to the container process" {
     config_set '.process.oomScoreAdj = 500'
-    set_args cat /proc/self/oom_score_adj
+    config_args cat /proc/self/oom_score_adj
     run_container
     succeeded
     [ "$output" = 500 ]
@@ -475,7 +470,7 @@ config_caps() {
 
 @test "user: uid, gid and additionalGids" {
     config_set '.process.user = {"uid": 1000, "gid": 1000, "additionalGids": [10, 20]}'
-    set_args sh -c 'id; grep -E "^(Uid|Gid|Groups):" /proc/self/status'
+    config_args sh -c 'id; grep -E "^(Uid|Gid|Groups):" /proc/self/status'
     run_container
     succeeded
     has_line "uid=1000 gid=1000 groups=10,20"
@@ -486,7 +481,7 @@ config_caps() {
 
 @test "user.umask sets the mode of new files" {
     config_set '.process.user.umask = 63'
-    set_args sh -c 'umask; touch /tmp/f; mkdir /tmp/d; stat -c %a /tmp/f /tmp/d'
+    config_args sh -c 'umask; touch /tmp/f; mkdir /tmp/d; stat -c %a /tmp/f /tmp/d'
     run_container
     succeeded
     [ "${lines[0]}" = 0077 ]
@@ -495,7 +490,7 @@ config_caps() {
 }
 
 @test "without user.umask the container keeps the caller's umask" {
-    set_args sh -c 'umask; touch /tmp/f; stat -c %a /tmp/f'
+    config_args sh -c 'umask; touch /tmp/f; stat -c %a /tmp/f'
     umask 0027
     run_container
     umask 0022
@@ -506,7 +501,7 @@ config_caps() {
 
 @test "cwd, env and args with spaces reach the process" {
     config_set '.process.cwd = "/var/lib/app" | .process.env += ["GREETING=hello  world", "EMPTY="]'
-    set_args sh -c 'pwd; echo "[$GREETING]"; echo "empty=${EMPTY-unset}"; printf "<%s>\n" "$@"' sh "a b" "  c  " ""
+    config_args sh -c 'pwd; echo "[$GREETING]"; echo "empty=${EMPTY-unset}"; printf "<%s>\n" "$@"' sh "a b" "  c  " ""
     run_container
     succeeded
     [ "${lines[0]}" = /var/lib/app ]
@@ -528,7 +523,7 @@ config_caps() {
         CAP_CHOWN,CAP_KILL,CAP_NET_BIND_SERVICE \
         CAP_KILL,CAP_NET_BIND_SERVICE \
         CAP_NET_BIND_SERVICE
-    set_args grep ^Cap /proc/self/status
+    config_args grep ^Cap /proc/self/status
     run_container
     succeeded
     [ "$(status_field CapBnd)" = 0000000000000421 ]
@@ -545,7 +540,7 @@ config_caps() {
         CAP_CHOWN \
         CAP_CHOWN,CAP_KILL,CAP_NET_BIND_SERVICE \
         "" ""
-    set_args grep ^Cap /proc/self/status
+    config_args grep ^Cap /proc/self/status
     run_container
     succeeded
     [ "$(status_field CapBnd)" = 00000000000004a1 ]
@@ -559,7 +554,7 @@ config_caps() {
 @test "an ambient capability missing from permitted is an error" {
     config_set '.process.user = {"uid": 1000, "gid": 1000}'
     config_caps CAP_NET_BIND_SERVICE "" "" CAP_NET_BIND_SERVICE CAP_NET_BIND_SERVICE
-    set_args true
+    config_args true
     run_container
     [ "$status" -ne 0 ]
     has_text "ambient"
@@ -567,7 +562,7 @@ config_caps() {
 }
 
 @test "chown is denied without CAP_CHOWN and allowed with it" {
-    set_args sh -c 'touch /tmp/f; chown 1000 /tmp/f; stat -c %u /tmp/f'
+    config_args sh -c 'touch /tmp/f; chown 1000 /tmp/f; stat -c %u /tmp/f'
     # The default spec gives CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE only.
     run_container
     has_text "Operation not permitted"
@@ -580,7 +575,7 @@ config_caps() {
 }
 
 @test "noNewPrivileges sets NoNewPrivs" {
-    set_args grep ^NoNewPrivs: /proc/self/status
+    config_args grep ^NoNewPrivs: /proc/self/status
     config_set '.process.noNewPrivileges = true'
     run_container
     succeeded
@@ -599,7 +594,7 @@ config_caps() {
         "defaultAction": "SCMP_ACT_ALLOW",
         "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
         "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}'
-    set_args sh -c 'grep ^Seccomp: /proc/self/status; mkdir /tmp/x; touch /tmp/y && echo touch-ok'
+    config_args sh -c 'grep ^Seccomp: /proc/self/status; mkdir /tmp/x; touch /tmp/y && echo touch-ok'
     run_container
     has_line "$(printf 'Seccomp:\t2')"
     has_text "can't create directory '/tmp/x': Function not implemented"
@@ -614,7 +609,7 @@ config_caps() {
         "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
         "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
                       "args": [{"index": 1, "value": 9, "op": "SCMP_CMP_EQ"}]}]}'
-    set_args sh -c 'sleep 100 & p=$!; kill -9 $p; echo "kill9=$?"; kill -15 $p; echo "kill15=$?"; wait $p; echo "wait=$?"'
+    config_args sh -c 'sleep 100 & p=$!; kill -9 $p; echo "kill9=$?"; kill -15 $p; echo "kill15=$?"; wait $p; echo "wait=$?"'
     run_container
     succeeded
     has_text "Operation not permitted"
@@ -655,7 +650,7 @@ EOF
     wait_for 50 test -S "$TEST_TMP/console.sock"
 
     config_set '.process.terminal = true | .process.consoleSize = {"height": 30, "width": 100}'
-    set_args sh -c 'tty; stty size; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all-tty'
+    config_args sh -c 'tty; stty size; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all-tty'
     rt create --bundle "$BUNDLE" --console-socket "$TEST_TMP/console.sock" "$CONTAINER_ID"
     rt start "$CONTAINER_ID"
     wait_for 100 test -e "$TEST_TMP/console.out"
@@ -678,7 +673,7 @@ EOF
 
 @test "run in the foreground with a terminal relays the container's output" {
     config_set '.process.terminal = true'
-    set_args sh -c 'tty; echo hello-from-tty'
+    config_args sh -c 'tty; echo hello-from-tty'
     run_container < /dev/null
     succeeded
     output=$(printf '%s' "$output" | tr -d '\r')
@@ -720,7 +715,7 @@ EOF
             startContainer: [hook("startContainer"; "/"; "/hooks/record.sh")],
             poststart: [hook("poststart"; $d; $h)],
             poststop: [hook("poststop"; $d; $h)]}'
-    set_args sleep 1000
+    config_args sleep 1000
     rt create --bundle "$BUNDLE" --pid-file "$TEST_TMP/pid" "$CONTAINER_ID"
     pid=$(cat "$TEST_TMP/pid")
     hooks_logged "prestart createRuntime createContainer"
@@ -754,7 +749,7 @@ EOF
     chmod 755 "$TEST_TMP/slow-hook.sh"
     config_set --arg h "$TEST_TMP/slow-hook.sh" \
         '.hooks = {createRuntime: [{path: $h, timeout: 1, env: ["PATH=/usr/bin:/bin"]}]}'
-    set_args sleep 1000
+    config_args sleep 1000
     SECONDS=0
     run rt create --bundle "$BUNDLE" "$CONTAINER_ID"
     elapsed=$SECONDS
@@ -772,7 +767,7 @@ EOF
 # --- exec ----------------------------------------------------------------------------------
 
 @test "exec with env, cwd and user, without a terminal" {
-    set_args sleep 1000
+    config_args sleep 1000
     start_detached
     run rt exec --env FOO=bar --cwd /tmp -u 1000:1001 "$CONTAINER_ID" \
         sh -c 'echo "FOO=$FOO"; pwd; id -u; id -g; tty' < /dev/null
@@ -785,7 +780,7 @@ EOF
 }
 
 @test "exec joins the container's pid namespace and cgroup" {
-    set_args sleep 1000
+    config_args sleep 1000
     start_detached
     run rt exec "$CONTAINER_ID" sh -c 'ps -o pid,args | awk "\$1 == 1"; echo "self=$$"; cat /proc/self/cgroup | grep ^0::; grep ^0:: /proc/1/cgroup'
     succeeded
@@ -807,7 +802,7 @@ EOF
 # --- verbs on a running container ------------------------------------------------------------
 
 @test "kill --all signals every process, kill alone only PID 1" {
-    set_args sh -c 'sleep 1001 & sleep 1002 & trap "echo usr1 >> /tmp/trapped" USR1; while :; do sleep 0.1; done'
+    config_args sh -c 'sleep 1001 & sleep 1002 & trap "echo usr1 >> /tmp/trapped" USR1; while :; do sleep 0.1; done'
     start_detached
     wait_for 50 some_pid_matching "sleep 1002"
 
@@ -824,7 +819,7 @@ EOF
 }
 
 @test "pause freezes every process and resume thaws them" {
-    set_args sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/counter; usleep 20000; done'
+    config_args sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/counter; usleep 20000; done'
     start_detached
     wait_for 50 test -s "$BUNDLE/rootfs/tmp/counter"
     cg=$(container_cgroup "$CONTAINER_ID")
@@ -843,7 +838,7 @@ EOF
 }
 
 @test "ps lists the container's processes" {
-    set_args sh -c 'sleep 1003 & exec sleep 1004'
+    config_args sh -c 'sleep 1003 & exec sleep 1004'
     start_detached
     wait_for 50 some_pid_matching "sleep 1003"
     run rt ps "$CONTAINER_ID"
@@ -858,7 +853,7 @@ EOF
 }
 
 @test "list shows the container with its status and pid" {
-    set_args sleep 1000
+    config_args sleep 1000
     start_detached
     run rt list
     succeeded
