@@ -35,7 +35,7 @@ config_set() {
 # Set process.args from the arguments (each kept whole, newlines included).
 config_args() {
     local json
-    json=$(jq -cn '$ARGS.positional' --args "$@")
+    json=$(jq -cn '$ARGS.positional' --args -- "$@")
     config_set --argjson a "$json" '.process.args = $a'
 }
 
