@@ -111,6 +111,7 @@ Status setup_terminal(ChildContext& ctx) {
 struct ReadyToExec {
     std::string path;
     std::string created_state;
+    UniqueFd host_proc;  // only without a mount namespace (see setup)
 };
 
 Result<ReadyToExec> setup(ChildContext& ctx) {
@@ -165,9 +166,15 @@ Result<ReadyToExec> setup(ChildContext& ctx) {
         plan.no_pivot = req.no_pivot;
         SKIFF_CHECK(build_rootfs(plan, create_container_hooks));
     } else {
-        // Sharing the runtime's mount namespace is sharing its filesystem view: nothing is
-        // mounted (it would land on the host) and the root stays, as with runc.
+        // Sharing the runtime's mount namespace: nothing is mounted (it would land on the
+        // host); the process is only chroot'ed into the rootfs. The host's /proc stays
+        // reachable through one fd for reopening the exec fifo; in this mode the container
+        // shares the host's mounts anyway, so that fd opens nothing new to it.
         SKIFF_CHECK(create_container_hooks());
+        ready.host_proc.reset(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!ready.host_proc) return sys_error("open /proc");
+        if (::chdir(req.rootfs.c_str()) != 0 || ::chroot(".") != 0 || ::chdir("/") != 0)
+            return sys_error("chroot to rootfs " + req.rootfs);
     }
     // Sysctls before finish_rootfs: readonlyPaths usually makes /proc/sys read-only.
     if (spec.linux) SKIFF_CHECK(write_sysctls(spec, spec.linux->sysctl));
@@ -187,7 +194,7 @@ Result<ReadyToExec> setup(ChildContext& ctx) {
     SKIFF_CHECK(apply_rlimits(process.rlimits));
 
     // Only the handshake and the fifo remain open while args[0] and cwd are resolved.
-    SKIFF_CHECK(close_fds_on_exec({ctx.channel->fd(), ctx.exec_fifo}, req.preserve_fds));
+    SKIFF_CHECK(close_fds_on_exec({ctx.channel->fd(), ctx.exec_fifo, ready.host_proc.get()}, req.preserve_fds));
     SKIFF_TRY(path, find_executable(process.args[0], process.env));
     ready.path = path;
     SKIFF_CHECK(enter_working_directory(process.cwd));
@@ -213,8 +220,10 @@ void run_container_child(ChildContext& ctx) {
 
     // Block until `start` opens the fifo for reading, then tell it we are going. The fifo is
     // reopened through our O_PATH fd: its directory may not be searchable by us any more.
-    std::string fifo_path = "/proc/self/fd/" + std::to_string(ctx.exec_fifo);
-    int fifo = ::open(fifo_path.c_str(), O_WRONLY | O_CLOEXEC);
+    std::string fifo_path = "self/fd/" + std::to_string(ctx.exec_fifo);
+    int fifo = ::openat(ready->host_proc ? ready->host_proc.get() : AT_FDCWD,
+                        (ready->host_proc ? fifo_path : "/proc/" + fifo_path).c_str(), O_WRONLY | O_CLOEXEC);
+    ready->host_proc.reset();
     if (fifo < 0) {
         dprintf(STDERR_FILENO, "skiff-runtime: open exec fifo: %s\n", strerror(errno));
         _exit(1);

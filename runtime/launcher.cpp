@@ -159,8 +159,8 @@ Result<Launched> launch_container(const LaunchRequest& req) {
         if (spec.linux && (!spec.linux->masked_paths.empty() || !spec.linux->readonly_paths.empty()))
             return fail("linux.maskedPaths/readonlyPaths: need a mount namespace");
         if (spec.root && spec.root->readonly) return fail("root.readonly: needs a mount namespace");
-        log::warn("linux.namespaces: no mount namespace, so the container shares the runtime's "
-                  "filesystem view: root.path and mounts are not applied");
+        if (!spec.mounts.empty())
+            log::warn("mounts: not applied: the container has no mount namespace of its own");
     }
 
     // Compile seccomp before cloning so a bad profile is reported by us, not the child.

@@ -3,6 +3,8 @@
 
 load helpers
 
+bats_require_minimum_version 1.5.0
+
 setup() { setup_bundle; }
 teardown() { teardown_bundle; }
 
@@ -32,4 +34,27 @@ teardown() { teardown_bundle; }
     rt delete "$CONTAINER_ID"
     [ ! -d "$STATE_ROOT/$CONTAINER_ID" ]
     [ ! -d "$cgroup" ]
+}
+
+@test "without a mount namespace the container shares the host's and is chroot'ed, mounting nothing" {
+    config_set '.linux.namespaces |= map(select(.type != "mount")) | .linux.maskedPaths = [] | .linux.readonlyPaths = []'
+    config_args sleep 100
+    mounts_before=$(wc -l < /proc/self/mountinfo)
+    # The container keeps the stdio it is given: files, so nothing waits on it.
+    rt create --bundle "$BUNDLE" "$CONTAINER_ID" > "$TEST_TMP/out" 2> "$TEST_TMP/err"
+    grep -q "mounts: not applied" "$TEST_TMP/err"
+    pid=$(rt state "$CONTAINER_ID" | jq -r .pid)
+    [ "$(readlink /proc/$pid/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ]
+    [ "$(readlink /proc/$pid/root)" = "$BUNDLE/rootfs" ]
+    [ "$(wc -l < /proc/self/mountinfo)" -eq "$mounts_before" ]
+    rt start "$CONTAINER_ID"
+    [ "$(rt state "$CONTAINER_ID" | jq -r .status)" = running ]
+}
+
+@test "masked paths without a mount namespace are refused" {
+    config_set '.linux.namespaces |= map(select(.type != "mount"))'
+    run --separate-stderr "$RUNTIME" --root "$STATE_ROOT" create --bundle "$BUNDLE" "$CONTAINER_ID"
+    [ "$status" -ne 0 ]
+    [[ "$stderr" == *"need a mount namespace"* ]]
+    [ ! -e "$STATE_ROOT/$CONTAINER_ID" ]
 }
