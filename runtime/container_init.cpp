@@ -199,8 +199,9 @@ Result<ReadyToExec> setup(ChildContext& ctx) {
     ready.path = path;
     SKIFF_CHECK(enter_working_directory(process.cwd));
     SKIFF_CHECK(apply_identity_and_security(process, ctx.seccomp, setgroups_allowed));
-    // The working directory again as the final user: permissions may differ from root's.
-    SKIFF_CHECK(enter_working_directory(process.cwd));
+    // Again as the final user (permissions may differ from root's); the path was already
+    // checked above, and seccomp may now forbid getcwd.
+    if (::chdir(process.cwd.c_str()) != 0) return sys_error("chdir to cwd \"" + process.cwd + "\"");
     return ready;
 }
 

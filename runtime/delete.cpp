@@ -43,8 +43,9 @@ Status delete_container(const RuntimeOptions& rt, const std::string& id, bool fo
     SKIFF_TRY(lock, store.lock(id));
     ContainerRecord record = *loaded;
     auto status = store.status(record);
-    if ((status == ContainerStatus::running || status == ContainerStatus::paused ||
-         status == ContainerStatus::creating) && !force)
+    // Only a stopped container goes without --force (runtime spec: deleting one that is not
+    // stopped is an error; runc also deletes created ones).
+    if (status != ContainerStatus::stopped && !force)
         return fail("cannot delete container \"" + id + "\": it is " + status_name(status) + " (stop it or use --force)");
 
     std::optional<cgroups::Group> group;

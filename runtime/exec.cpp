@@ -133,7 +133,8 @@ Result<std::string> exec_child_setup(ExecChild& c) {
     SKIFF_TRY(path, find_executable(c.process->args[0], c.process->env));
     SKIFF_CHECK(enter_working_directory(c.process->cwd));
     SKIFF_CHECK(apply_identity_and_security(*c.process, c.seccomp, c.setgroups_allowed));
-    SKIFF_CHECK(enter_working_directory(c.process->cwd));
+    // Again as the final user; the path was checked above and seccomp may forbid getcwd.
+    if (::chdir(c.process->cwd.c_str()) != 0) return sys_error("chdir to cwd \"" + c.process->cwd + "\"");
     SKIFF_CHECK(close_fds_on_exec({c.channel->fd()}, c.preserve_fds));
     return path;
 }

@@ -58,3 +58,22 @@ teardown() { teardown_bundle; }
     [[ "$stderr" == *"need a mount namespace"* ]]
     [ ! -e "$STATE_ROOT/$CONTAINER_ID" ]
 }
+
+@test "delete of a created container needs --force; it is left created without it" {
+    config_args sleep 100
+    rt create --bundle "$BUNDLE" "$CONTAINER_ID"
+    run --separate-stderr "$RUNTIME" --root "$STATE_ROOT" delete "$CONTAINER_ID"
+    [ "$status" -ne 0 ]
+    [[ "$stderr" == *"it is created"* ]]
+    [ "$(rt state "$CONTAINER_ID" | jq -r .status)" = created ]
+    rt delete --force "$CONTAINER_ID"
+    [ ! -e "$STATE_ROOT/$CONTAINER_ID" ]
+}
+
+@test "a seccomp profile that forbids getcwd does not stop the container from starting" {
+    config_set '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]}'
+    config_args sh -c 'echo started'
+    run_container
+    [ "$status" -eq 0 ]
+    [ "$output" = started ]
+}
