@@ -1,10 +1,11 @@
 #include "common/log.hpp"
 
 #include <fcntl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+
+#include "common/clock.hpp"
 
 namespace skiff::log {
 
@@ -22,18 +23,6 @@ const char* level_name(Level l) {
         case Level::error: return "error";
     }
     return "info";
-}
-
-std::string timestamp() {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char buf[64];
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    char out[96];
-    snprintf(out, sizeof out, "%s.%09ldZ", buf, ts.tv_nsec);
-    return out;
 }
 
 void emit(int fd, const std::string& line) {
@@ -59,10 +48,10 @@ void write(Level level, const std::string& message) {
     if (g_fd >= 0 && level >= std::min(g_level, Level::info)) {
         std::string line;
         if (g_format == Format::json) {
-            nlohmann::json j = {{"level", level_name(level)}, {"msg", message}, {"time", timestamp()}};
+            nlohmann::json j = {{"level", level_name(level)}, {"msg", message}, {"time", rfc3339_now()}};
             line = j.dump() + "\n";
         } else {
-            line = timestamp() + " " + level_name(level) + " " + message + "\n";
+            line = rfc3339_now() + " " + level_name(level) + " " + message + "\n";
         }
         emit(g_fd, line);
     }

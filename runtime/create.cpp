@@ -12,6 +12,7 @@
 
 #include "cgroups/cgroups.hpp"
 #include "cgroups/resources.hpp"
+#include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
 #include "runtime/console.hpp"
@@ -133,7 +134,7 @@ Result<Created> do_create(const RuntimeOptions& rt, const CreateOptions& options
     record.id = options.id;
     record.bundle = bundle;
     record.rootfs = *rootfs;
-    record.created_at = now_rfc3339();
+    record.created_at = rfc3339_now();
     record.creator_pid = ::getpid();
     record.creator_start_time = process_start_time(::getpid());
     record.owner = ::geteuid();

@@ -64,16 +64,10 @@ Status delete_container(const RuntimeOptions& rt, const std::string& id, bool fo
     }
     if (group) SKIFF_CHECK(group->remove());
 
-    auto spec_text = read_file(store.config_of(id));
+    auto spec = store.load_config(id);
     SKIFF_CHECK(store.remove(id));
-    if (spec_text) {
-        auto spec = parse_spec(*spec_text);
-        if (spec && spec->hooks && !spec->hooks->poststop.empty()) {
-            // Poststop failures are warnings: the container is already gone (runtime spec).
-            auto r = run_hooks(spec->hooks->poststop, "poststop", state_json(record, ContainerStatus::stopped));
-            if (!r) log::warn(r.error().message());
-        }
-    }
+    if (spec && spec->hooks)
+        run_hooks_warning_on_failure(spec->hooks->poststop, "poststop", state_json(record, ContainerStatus::stopped));
     return ok();
 }
 

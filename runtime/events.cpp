@@ -10,18 +10,10 @@
 
 namespace skiff::runtime {
 
-namespace {
-Result<cgroups::Group> group_of_container(const StateStore& store, const ContainerRecord& record) {
-    if (record.cgroup_path.empty()) return fail("container \"" + record.id + "\" has no cgroup");
-    (void)store;
-    return cgroups::Group(record.cgroup_root, record.cgroup_path);
-}
-}  // namespace
-
 Result<std::string> container_stats(const RuntimeOptions& rt, const std::string& id) {
     StateStore store(rt.root);
     SKIFF_TRY(record, store.load(id));
-    SKIFF_TRY(group, group_of_container(store, record));
+    SKIFF_TRY(group, container_group(record));
     SKIFF_TRY(stats, cgroups::read_stats(group));
     return cgroups::stats_json(id, stats);
 }
@@ -29,7 +21,7 @@ Result<std::string> container_stats(const RuntimeOptions& rt, const std::string&
 Status stream_events(const RuntimeOptions& rt, const std::string& id, unsigned interval_ms) {
     StateStore store(rt.root);
     SKIFF_TRY(record, store.load(id));
-    SKIFF_TRY(group, group_of_container(store, record));
+    SKIFF_TRY(group, container_group(record));
     uint64_t oom_kills_seen = 0;
     bool first = true;
     while (store.status(record) != ContainerStatus::stopped) {

@@ -170,8 +170,7 @@ Result<int> exec_in_container(const RuntimeOptions& rt, const ExecOptions& optio
     auto status = store.status(record);
     if (status != ContainerStatus::running && status != ContainerStatus::created)
         return fail("cannot exec in container \"" + options.id + "\": it is " + status_name(status));
-    SKIFF_TRY(spec_text, read_file(store.config_of(options.id)));
-    SKIFF_TRY(spec, parse_spec(spec_text));
+    SKIFF_TRY(spec, store.load_config(options.id));
     SKIFF_TRY(process, build_process(options, spec));
     if (process.args.empty()) return fail("process.args: must be a non-empty array");
 

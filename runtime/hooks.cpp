@@ -14,6 +14,7 @@
 
 #include "common/fd.hpp"
 #include "common/fs.hpp"
+#include "common/log.hpp"
 
 namespace skiff::runtime {
 
@@ -91,6 +92,11 @@ Status run_hook(const Hook& hook, const char* kind, size_t index, const std::str
 Status run_hooks(const std::vector<Hook>& hooks, const char* kind, const std::string& state_json) {
     for (size_t i = 0; i < hooks.size(); ++i) SKIFF_CHECK(run_hook(hooks[i], kind, i, state_json));
     return ok();
+}
+
+void run_hooks_warning_on_failure(const std::vector<Hook>& hooks, const char* kind, const std::string& state_json) {
+    for (size_t i = 0; i < hooks.size(); ++i)
+        if (auto r = run_hook(hooks[i], kind, i, state_json); !r) log::warn(r.error().message());
 }
 
 }  // namespace skiff::runtime

@@ -37,13 +37,6 @@ Result<std::vector<pid_t>> container_pids(const RuntimeOptions& rt, const std::s
     return std::vector<pid_t>{};
 }
 
-static Result<cgroups::Group> group_of(const StateStore& store, const ContainerRecord& record) {
-    if (record.cgroup_path.empty())
-        return fail("container \"" + record.id + "\" has no cgroup: pause and resume need one");
-    return cgroups::Group(record.cgroup_root, record.cgroup_path);
-    (void)store;
-}
-
 Status pause_container(const RuntimeOptions& rt, const std::string& id) {
     StateStore store(rt.root);
     SKIFF_TRY(record, store.load(id));
@@ -51,7 +44,7 @@ Status pause_container(const RuntimeOptions& rt, const std::string& id) {
     auto status = store.status(record);
     if (status != ContainerStatus::running && status != ContainerStatus::created)
         return fail("cannot pause container \"" + id + "\": it is " + status_name(status));
-    SKIFF_TRY(group, group_of(store, record));
+    SKIFF_TRY(group, container_group(record));
     return group.freeze();
 }
 
@@ -62,7 +55,7 @@ Status resume_container(const RuntimeOptions& rt, const std::string& id) {
     auto status = store.status(record);
     if (status != ContainerStatus::paused)
         return fail("cannot resume container \"" + id + "\": it is " + status_name(status) + ", not paused");
-    SKIFF_TRY(group, group_of(store, record));
+    SKIFF_TRY(group, container_group(record));
     return group.thaw();
 }
 

@@ -52,15 +52,8 @@ Status start_container(const RuntimeOptions& rt, const std::string& id) {
         if (n < 0 && errno != EAGAIN && errno != EINTR) return sys_error("read exec fifo");
     }
 
-    auto spec_text = read_file(store.config_of(id));
-    if (spec_text) {
-        auto spec = parse_spec(*spec_text);
-        if (spec && spec->hooks && !spec->hooks->poststart.empty()) {
-            // A failing poststart hook is a warning: the container already runs (runtime spec).
-            auto r = run_hooks(spec->hooks->poststart, "poststart", state_json(record, ContainerStatus::running));
-            if (!r) log::warn(r.error().message());
-        }
-    }
+    if (auto spec = store.load_config(id); spec && spec->hooks)
+        run_hooks_warning_on_failure(spec->hooks->poststart, "poststart", state_json(record, ContainerStatus::running));
     return ok();
 }
 

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -68,16 +67,9 @@ bool process_alive(pid_t pid, uint64_t start_time) {
     return now != 0 && now == start_time;
 }
 
-std::string now_rfc3339() {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char buf[64];
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    char out[96];
-    snprintf(out, sizeof out, "%s.%09ldZ", buf, ts.tv_nsec);
-    return out;
+Result<cgroups::Group> container_group(const ContainerRecord& record) {
+    if (record.cgroup_path.empty()) return fail("container \"" + record.id + "\" has no cgroup");
+    return cgroups::Group(record.cgroup_root, record.cgroup_path);
 }
 
 std::string StateStore::dir_of(const std::string& id) const { return path_join(root_, id); }
@@ -144,6 +136,11 @@ Result<ContainerRecord> StateStore::load(const std::string& id) const {
     } catch (const std::exception& e) {
         return fail("state of container \"" + id + "\" is corrupt: " + e.what());
     }
+}
+
+Result<Spec> StateStore::load_config(const std::string& id) const {
+    SKIFF_TRY(text, read_file_limited(config_of(id), 16 << 20));
+    return parse_spec(text);
 }
 
 bool StateStore::exists(const std::string& id) const { return is_directory(dir_of(id)); }

@@ -13,8 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "cgroups/cgroups.hpp"
 #include "common/fd.hpp"
 #include "common/result.hpp"
+#include "runtime/spec.hpp"
 
 namespace skiff::runtime {
 
@@ -46,6 +48,8 @@ public:
     std::string dir_of(const std::string& id) const;
     std::string fifo_of(const std::string& id) const { return dir_of(id) + "/exec.fifo"; }
     std::string config_of(const std::string& id) const { return dir_of(id) + "/config.json"; }
+    // The config.json recorded at create (hooks for start and delete, the spec for exec).
+    Result<Spec> load_config(const std::string& id) const;
 
     // Make the container's directory; EEXIST becomes "container <id> already exists".
     Status reserve(const std::string& id);
@@ -65,6 +69,9 @@ private:
     std::string root_;
 };
 
+// The container's cgroup; an error naming the container when it has none.
+Result<cgroups::Group> container_group(const ContainerRecord& record);
+
 // Check a container id: [A-Za-z0-9][A-Za-z0-9_.-]* (runc's rule), at most 1024 chars.
 Status validate_container_id(const std::string& id);
 
@@ -75,7 +82,5 @@ bool process_alive(pid_t pid, uint64_t start_time);
 
 // The state JSON of the OCI runtime spec for `state` and for hooks on stdin.
 std::string state_json(const ContainerRecord& record, ContainerStatus status);
-
-std::string now_rfc3339();
 
 }  // namespace skiff::runtime

@@ -14,8 +14,7 @@ Status update_container(const RuntimeOptions& rt, const std::string& id, const n
     auto status = store.status(record);
     if (status == ContainerStatus::stopped || status == ContainerStatus::creating)
         return fail("cannot update container \"" + id + "\": it is " + status_name(status));
-    if (record.cgroup_path.empty()) return fail("container \"" + id + "\" has no cgroup to update");
-    cgroups::Group group(record.cgroup_root, record.cgroup_path);
+    SKIFF_TRY(group, container_group(record));
     std::vector<std::string> warnings;
     SKIFF_CHECK(cgroups::apply_resources(group, resources, warnings));
     for (const auto& w : warnings) log::warn(w);
