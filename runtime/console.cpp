@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/fd_passing.hpp"
 #include "common/fs.hpp"
 
 namespace skiff::runtime {
@@ -60,47 +61,17 @@ Result<UniqueFd> connect_unix(const std::string& path) {
 }
 
 Status send_fd(int socket, int fd, const std::string& name) {
+    // runc's console protocol: the pty's name as the payload (never empty).
     std::string payload = name.empty() ? std::string(1, '\0') : name;
-    struct iovec iov { payload.data(), payload.size() };
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    while (::sendmsg(socket, &msg, MSG_NOSIGNAL) < 0) {
-        if (errno != EINTR) return sys_error("send terminal fd");
-    }
-    return ok();
+    return with_context(send_with_fd(socket, payload.data(), payload.size(), fd), "send terminal fd");
 }
 
 Result<UniqueFd> receive_fd(int socket) {
-    char buf[256];
-    struct iovec iov { buf, sizeof buf };
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n;
-    do {
-        n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return sys_error("receive terminal fd");
-    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            int fd;
-            std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-            return UniqueFd(fd);
-        }
-    }
-    return fail("no terminal fd received");
+    char name[256];
+    UniqueFd fd;
+    SKIFF_CHECK(with_context(receive_with_fd(socket, name, sizeof name, fd), "receive terminal fd"));
+    if (!fd) return fail("no terminal fd received");
+    return fd;
 }
 
 void relay_terminal(int master) {

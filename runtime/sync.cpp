@@ -1,5 +1,7 @@
 #include "runtime/sync.hpp"
 
+#include "common/fd_passing.hpp"
+
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -44,26 +46,9 @@ Status SyncChannel::send(SyncMessage type, const std::string& payload, int fd_to
     std::vector<char> buf(sizeof h + payload.size());
     std::memcpy(buf.data(), &h, sizeof h);
     std::memcpy(buf.data() + sizeof h, payload.data(), payload.size());
-    struct iovec iov { buf.data(), buf.size() };
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    if (fd_to_pass >= 0) {
-        std::memset(control, 0, sizeof control);
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(c), &fd_to_pass, sizeof(int));
-    }
-    for (;;) {
-        ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
-        if (n >= 0) return ok();
-        if (errno != EINTR) return sys_error(std::string("send ") + sync_message_name(type));
-    }
+    if (auto sent = send_with_fd(fd_.get(), buf.data(), buf.size(), fd_to_pass); !sent)
+        return std::unexpected(sent.error().context(std::string("send ") + sync_message_name(type)));
+    return ok();
 }
 
 Status SyncChannel::send_error(const Error& err) {
@@ -80,31 +65,15 @@ Result<SyncPacket> SyncChannel::receive() {
     if (length < 0) return sys_error("receive from launch handshake");
     if (static_cast<size_t>(length) > sizeof(Header) + kMaxPayload) return fail("sync packet too large");
     std::vector<char> buf(std::max<size_t>(static_cast<size_t>(length), 1));
-    struct iovec iov { buf.data(), buf.size() };
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n;
-    do {
-        n = ::recvmsg(fd_.get(), &msg, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return sys_error("receive from launch handshake");
     SyncPacket packet;
-    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            int fd;
-            std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-            packet.fd.reset(fd);
-        }
-    }
+    auto received = receive_with_fd(fd_.get(), buf.data(), buf.size(), packet.fd);
+    if (!received) return std::unexpected(received.error().context("receive from launch handshake"));
+    size_t n = *received;
     if (n == 0) return sys_error(EPIPE, "eof");
-    if (static_cast<size_t>(n) < sizeof(Header)) return fail("short sync packet");
+    if (n < sizeof(Header)) return fail("short sync packet");
     Header h;
     std::memcpy(&h, buf.data(), sizeof h);
-    if (h.length != static_cast<size_t>(n) - sizeof h) return fail("malformed sync packet");
+    if (h.length != n - sizeof h) return fail("malformed sync packet");
     packet.type = static_cast<SyncMessage>(h.type);
     packet.payload.assign(buf.data() + sizeof h, h.length);
     return packet;
