@@ -207,6 +207,7 @@ Result<Launched> launch_container(const LaunchRequest& req) {
     ChildGuard guard{cloned.pid};
     pid_t pid = cloned.pid;
 
+    log::debug("container " + req.id + ": cloned pid " + std::to_string(pid) + (cloned.in_cgroup ? " into its cgroup" : ""));
     if (req.on_cloned) SKIFF_CHECK(req.on_cloned(pid));
     if (req.group && !cloned.in_cgroup) SKIFF_CHECK(req.group->add_process(pid));
     bool setgroups_allowed = true;
@@ -221,6 +222,7 @@ Result<Launched> launch_container(const LaunchRequest& req) {
     }
     SKIFF_CHECK(parent_end.send(SyncMessage::kGo, setgroups_allowed ? "setgroups=allow" : "setgroups=deny"));
     SKIFF_CHECK(parent_end.expect(SyncMessage::kNamespacesReady, "container process"));
+    log::debug("container " + req.id + ": namespaces ready");
 
     std::string creating_state = req.state_for_hooks ? req.state_for_hooks(pid, ContainerStatus::creating) : "{}";
     if (spec.hooks) {
@@ -236,6 +238,7 @@ Result<Launched> launch_container(const LaunchRequest& req) {
         launched.console_master = std::move(packet.fd);
     }
     SKIFF_CHECK(parent_end.expect(SyncMessage::kReady, "container process"));
+    log::debug("container " + req.id + ": set up, waiting on its exec fifo");
     guard.pid = -1;
     return launched;
 }
