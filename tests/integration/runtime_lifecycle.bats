@@ -77,3 +77,22 @@ teardown() { teardown_bundle; }
     [ "$status" -eq 0 ]
     [ "$output" = started ]
 }
+
+@test "rootless: an unprivileged user runs a container from 'spec --rootless' without sudo" {
+    rm "$BUNDLE/config.json"
+    (cd "$BUNDLE" && "$RUNTIME" spec --rootless)
+    # `spec --rootless` maps root to whoever ran it (root here): map the user's own id.
+    config_set '.process.terminal = false | .linux.uidMappings[0].hostID = 65534 | .linux.gidMappings[0].hostID = 65534'
+    config_args sh -c 'id -u; cat /proc/self/uid_map'
+    chmod 755 "$TEST_TMP"
+    chown -R 65534:65534 "$BUNDLE"   # a rootless user's bundle is their own
+    mkdir -m 700 "$TEST_TMP/xdg" && chown 65534:65534 "$TEST_TMP/xdg"
+    run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
+        env XDG_RUNTIME_DIR="$TEST_TMP/xdg" "$RUNTIME" run --bundle "$BUNDLE" "$CONTAINER_ID"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = 0 ]
+    [[ "${lines[1]}" =~ ^\ +0\ +65534\ +1$ ]]
+    # Not allowed to make a group in the unified tree: said once, and the container ran.
+    [[ "$stderr" == *"runs without its own cgroup"* ]]
+    [ ! -e "$TEST_TMP/xdg/skiff-runtime/$CONTAINER_ID" ]
+}
