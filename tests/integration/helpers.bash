@@ -68,6 +68,17 @@ container_cgroup() {
     jq -r '.cgroupRoot + "/" + .cgroupPath' "$STATE_ROOT/$1/state.json"
 }
 
+# Background processes a test starts go into BG_PIDS; teardown kills and reaps them.
+BG_PIDS=()
+reap_background() {
+    local pid
+    for pid in "${BG_PIDS[@]}"; do
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    BG_PIDS=()
+}
+
 # Wait until a command succeeds, up to N tenths of a second.
 wait_for() {
     local tries=$1; shift

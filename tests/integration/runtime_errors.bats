@@ -15,11 +15,7 @@ setup() {
 }
 
 teardown() {
-    local pid
-    for pid in "${BG_PIDS[@]}"; do
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    reap_background
     teardown_bundle
 }
 

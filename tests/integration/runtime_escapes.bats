@@ -21,11 +21,7 @@ setup() {
 }
 
 teardown() {
-    local pid
-    for pid in "${BG_PIDS[@]}"; do
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    reap_background
     # A successful CVE-2019-5736 attack would have broken the copy the test ran: clean up
     # with the build's binary.
     RUNTIME=$BUILD_RUNTIME
