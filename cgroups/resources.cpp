@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/fs.hpp"
+#include "common/json_fields.hpp"
 
 namespace skiff::cgroups {
 
@@ -20,15 +21,10 @@ constexpr const char* kPrefix = "linux.resources";
 
 // ---- reading the JSON: every accessor names the field it rejects ------------------------
 
-std::unexpected<Error> bad(const std::string& field, const std::string& why) {
-    return fail(field + ": " + why);
-}
-
-// Absent and null both mean "not set", as in the Go structs runc decodes into.
-const json* member(const json& obj, const char* key) {
-    auto it = obj.find(key);
-    return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
+// "field: why". Absent and null both mean "not set" (json_fields::find_member), as in the
+// Go structs runc decodes into.
+constexpr auto bad = json_fields::field_error;
+constexpr auto member = json_fields::find_member;
 
 Result<std::optional<int64_t>> get_int(const json& obj, const char* key, const std::string& field) {
     const json* v = member(obj, key);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/digest.hpp"
+#include "common/json_fields.hpp"
 
 namespace skiff::image {
 
@@ -18,35 +19,35 @@ using nlohmann::json;
 constexpr std::string_view kDockerSchema1 = "application/vnd.docker.distribution.manifest.v1+json";
 constexpr std::string_view kDockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
-std::string join_path(const std::string& path, std::string_view key) {
-    return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
+using json_fields::element_path;
+using json_fields::find_member;
+using json_fields::member_path;
 
 // Optional string field: absent or null is "", anything but a string names the field.
 Result<std::string> opt_string(const json& obj, std::string_view key, const std::string& path) {
-    auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) return std::string();
-    if (!it->is_string()) return fail(join_path(path, key) + ": must be a string");
-    return it->get<std::string>();
+    const json* value = find_member(obj, key);
+    if (!value) return std::string();
+    if (!value->is_string()) return fail(member_path(path, key) + ": must be a string");
+    return value->get<std::string>();
 }
 
 Result<std::string> req_string(const json& obj, std::string_view key, const std::string& path) {
-    if (!obj.contains(key)) return fail(join_path(path, key) + ": missing");
+    if (!obj.contains(key)) return fail(member_path(path, key) + ": missing");
     SKIFF_TRY(value, opt_string(obj, key, path));
-    if (value.empty()) return fail(join_path(path, key) + ": must be a non-empty string");
+    if (value.empty()) return fail(member_path(path, key) + ": must be a non-empty string");
     return value;
 }
 
 Result<std::vector<std::string>> opt_string_array(const json& obj, std::string_view key,
                                                   const std::string& path) {
     std::vector<std::string> out;
-    auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) return out;
-    if (!it->is_array()) return fail(join_path(path, key) + ": must be an array of strings");
-    for (size_t i = 0; i < it->size(); ++i) {
-        const json& item = (*it)[i];
-        if (!item.is_string())
-            return fail(join_path(path, key) + "[" + std::to_string(i) + "]: must be a string");
+    const json* value = find_member(obj, key);
+    if (!value) return out;
+    const std::string field = member_path(path, key);
+    if (!value->is_array()) return fail(field + ": must be an array of strings");
+    for (size_t i = 0; i < value->size(); ++i) {
+        const json& item = (*value)[i];
+        if (!item.is_string()) return fail(element_path(field, i) + ": must be a string");
         out.push_back(item.get<std::string>());
     }
     return out;
@@ -55,11 +56,12 @@ Result<std::vector<std::string>> opt_string_array(const json& obj, std::string_v
 Result<std::map<std::string, std::string>> opt_string_map(const json& obj, std::string_view key,
                                                           const std::string& path) {
     std::map<std::string, std::string> out;
-    auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) return out;
-    if (!it->is_object()) return fail(join_path(path, key) + ": must be an object");
-    for (const auto& [k, v] : it->items()) {
-        if (!v.is_string()) return fail(join_path(path, key) + "." + k + ": must be a string");
+    const json* value = find_member(obj, key);
+    if (!value) return out;
+    const std::string field = member_path(path, key);
+    if (!value->is_object()) return fail(field + ": must be an object");
+    for (const auto& [k, v] : value->items()) {
+        if (!v.is_string()) return fail(field + "." + k + ": must be a string");
         out.emplace(k, v.get<std::string>());
     }
     return out;
@@ -68,10 +70,10 @@ Result<std::map<std::string, std::string>> opt_string_map(const json& obj, std::
 // Docker encodes sets (ExposedPorts, Volumes) as objects with empty-object values.
 Result<std::vector<std::string>> opt_key_set(const json& obj, std::string_view key, const std::string& path) {
     std::vector<std::string> out;
-    auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) return out;
-    if (!it->is_object()) return fail(join_path(path, key) + ": must be an object");
-    for (const auto& [k, v] : it->items()) out.push_back(k);  // nlohmann objects iterate sorted
+    const json* value = find_member(obj, key);
+    if (!value) return out;
+    if (!value->is_object()) return fail(member_path(path, key) + ": must be an object");
+    for (const auto& [k, v] : value->items()) out.push_back(k);  // nlohmann objects iterate sorted
     return out;
 }
 

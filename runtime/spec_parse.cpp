@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "common/fs.hpp"
+#include "common/json_fields.hpp"
 #include "runtime/capabilities.hpp"
 #include "runtime/mount_options.hpp"
 
@@ -23,6 +24,18 @@ namespace skiff::runtime {
 namespace {
 
 using nlohmann::json;
+using json_fields::array_of;
+using json_fields::as_bool;
+using json_fields::as_integer;
+using json_fields::as_string;
+using json_fields::element_path;
+using json_fields::expect_object;
+using json_fields::field_error;
+using json_fields::json_type_name;
+using json_fields::member_path;
+using json_fields::read_optional;
+using json_fields::read_required;
+using json_fields::type_error;
 
 // Hostile or broken bundles must not make us read an unbounded file.
 constexpr size_t kMaxConfigBytes = 16 * 1024 * 1024;
@@ -33,51 +46,15 @@ constexpr size_t kMaxNestingDepth = 128;
 // ---------------------------------------------------------------------------------------
 // Paths and errors
 
-std::string json_type_name(const json& value) {
-    switch (value.type()) {
-        case json::value_t::null: return "null";
-        case json::value_t::boolean: return "boolean";
-        case json::value_t::string: return "string";
-        case json::value_t::number_integer:
-        case json::value_t::number_unsigned: return "integer";
-        case json::value_t::number_float: return "number";
-        case json::value_t::object: return "object";
-        case json::value_t::array: return "array";
-        case json::value_t::binary: return "binary";
-        case json::value_t::discarded: break;
-    }
-    return "invalid value";
-}
-
 // A string as a JSON literal, so control characters in user input stay readable and cannot
 // break the one-line error.
 std::string json_quoted(std::string_view text) {
     return json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::string member_path(const std::string& parent, std::string_view key) {
-    std::string path = parent;
-    if (!path.empty()) path += '.';
-    path += key;
-    return path;
-}
-
-std::string element_path(const std::string& parent, size_t index) {
-    return parent + "[" + std::to_string(index) + "]";
-}
-
 // Keys of free-form maps (sysctl, annotations) contain dots, so they are bracketed.
 std::string map_key_path(const std::string& parent, std::string_view key) {
     return parent + "[" + json_quoted(key) + "]";
-}
-
-std::unexpected<Error> field_error(const std::string& path, const std::string& problem) {
-    return fail(path + ": " + problem);
-}
-
-std::unexpected<Error> type_error(const std::string& path, std::string_view expected,
-                                  const json& got) {
-    return field_error(path, "expected " + std::string(expected) + ", got " + json_type_name(got));
 }
 
 // True when arrays/objects in `text` nest deeper than `limit` (strings are skipped).
@@ -114,43 +91,6 @@ bool nesting_exceeds(std::string_view text, size_t limit) {
 // ---------------------------------------------------------------------------------------
 // Scalar converters: (value, path) -> Result<T>
 
-Status expect_object(const json& value, const std::string& path) {
-    if (!value.is_object()) return type_error(path, "object", value);
-    return ok();
-}
-
-Result<std::string> as_string(const json& value, const std::string& path) {
-    if (!value.is_string()) return type_error(path, "string", value);
-    return value.get<std::string>();
-}
-
-Result<bool> as_bool(const json& value, const std::string& path) {
-    if (!value.is_boolean()) return type_error(path, "boolean", value);
-    return value.get<bool>();
-}
-
-// JSON floats (1.0, 1e3) are rejected, as Go's encoding/json does for runc's integer fields.
-template <std::integral T>
-Result<T> as_integer(const json& value, const std::string& path) {
-    auto out_of_range = [&](const std::string& shown) {
-        return field_error(path, shown + " is out of range [" +
-                                     std::to_string(std::numeric_limits<T>::min()) + ", " +
-                                     std::to_string(std::numeric_limits<T>::max()) + "]");
-    };
-    // nlohmann stores non-negative literals as unsigned and negative ones as signed.
-    if (value.is_number_unsigned()) {
-        auto number = value.get<uint64_t>();
-        if (!std::in_range<T>(number)) return out_of_range(std::to_string(number));
-        return static_cast<T>(number);
-    }
-    if (value.is_number_integer()) {
-        auto number = value.get<int64_t>();
-        if (!std::in_range<T>(number)) return out_of_range(std::to_string(number));
-        return static_cast<T>(number);
-    }
-    return type_error(path, "integer", value);
-}
-
 Result<std::string> as_absolute_path(const json& value, const std::string& path) {
     SKIFF_TRY(text, as_string(value, path));
     if (text.empty() || text.front() != '/')
@@ -173,61 +113,6 @@ Result<std::map<std::string, std::string>> as_string_map(const json& value,
 Result<json> as_raw_object(const json& value, const std::string& path) {
     SKIFF_CHECK(expect_object(value, path));
     return value;
-}
-
-// ---------------------------------------------------------------------------------------
-// Combinators
-
-template <typename Convert>
-using converted_t =
-    typename std::invoke_result_t<Convert, const json&, const std::string&>::value_type;
-
-// Converter for a JSON array whose elements go through `convert`.
-template <typename Convert>
-auto array_of(Convert convert) {
-    return [convert](const json& value,
-                     const std::string& path) -> Result<std::vector<converted_t<Convert>>> {
-        if (!value.is_array()) return type_error(path, "array", value);
-        std::vector<converted_t<Convert>> items;
-        items.reserve(value.size());
-        for (size_t i = 0; i < value.size(); ++i) {
-            SKIFF_TRY(item, convert(value[i], element_path(path, i)));
-            items.push_back(std::move(item));
-        }
-        return items;
-    };
-}
-
-// Member `key` of an object, or nullptr when absent. An explicit null counts as absent:
-// Go's encoding/json (and so runc) reads it that way, and generated configs contain
-// "options": null and the like.
-const json* find_member(const json& object, std::string_view key) {
-    auto it = object.find(std::string(key));
-    if (it == object.end() || it->is_null()) return nullptr;
-    return &*it;
-}
-
-// Read an optional member into `out`; `out` keeps its default when the member is absent.
-template <typename T, typename Convert>
-Status read_optional(const json& object, const std::string& path, std::string_view key, T& out,
-                     Convert convert) {
-    const json* value = find_member(object, key);
-    if (!value) return ok();
-    SKIFF_TRY(converted, convert(*value, member_path(path, key)));
-    out = std::move(converted);
-    return ok();
-}
-
-// Read a required member. `what` describes the expected value ("a string") for the error
-// given when it is missing.
-template <typename Convert>
-Result<converted_t<Convert>> read_required(const json& object, const std::string& path,
-                                           std::string_view key, Convert convert,
-                                           std::string_view what) {
-    const std::string field = member_path(path, key);
-    const json* value = find_member(object, key);
-    if (!value) return field_error(field, "must be " + std::string(what) + ", but is missing");
-    return convert(*value, field);
 }
 
 constexpr auto as_uint32 = as_integer<uint32_t>;
