@@ -39,9 +39,9 @@ Result<std::vector<pid_t>> container_pids(const RuntimeOptions& rt, const std::s
 
 Status pause_container(const RuntimeOptions& rt, const std::string& id) {
     StateStore store(rt.root);
-    SKIFF_TRY(record, store.load(id));
-    SKIFF_TRY(lock, store.lock(id));
-    auto status = store.status(record);
+    SKIFF_TRY(locked, store.lock_and_load(id));
+    const ContainerRecord& record = locked.record;
+    auto status = locked.status;
     if (status != ContainerStatus::running && status != ContainerStatus::created)
         return fail("cannot pause container \"" + id + "\": it is " + status_name(status));
     SKIFF_TRY(group, container_group(record));
@@ -50,9 +50,9 @@ Status pause_container(const RuntimeOptions& rt, const std::string& id) {
 
 Status resume_container(const RuntimeOptions& rt, const std::string& id) {
     StateStore store(rt.root);
-    SKIFF_TRY(record, store.load(id));
-    SKIFF_TRY(lock, store.lock(id));
-    auto status = store.status(record);
+    SKIFF_TRY(locked, store.lock_and_load(id));
+    const ContainerRecord& record = locked.record;
+    auto status = locked.status;
     if (status != ContainerStatus::paused)
         return fail("cannot resume container \"" + id + "\": it is " + status_name(status) + ", not paused");
     SKIFF_TRY(group, container_group(record));

@@ -15,9 +15,9 @@ namespace skiff::runtime {
 
 Status start_container(const RuntimeOptions& rt, const std::string& id) {
     StateStore store(rt.root);
-    SKIFF_TRY(record, store.load(id));
-    SKIFF_TRY(lock, store.lock(id));
-    auto status = store.status(record);
+    SKIFF_TRY(locked, store.lock_and_load(id));
+    const ContainerRecord& record = locked.record;
+    auto status = locked.status;
     if (status != ContainerStatus::created)
         return fail("cannot start container \"" + id + "\": it is " + status_name(status) + ", not created");
 

@@ -174,6 +174,14 @@ Result<UniqueFd> StateStore::lock(const std::string& id) const {
     return fd;
 }
 
+Result<StateStore::Locked> StateStore::lock_and_load(const std::string& id) const {
+    SKIFF_CHECK(validate_container_id(id));
+    SKIFF_TRY(held, lock(id));
+    SKIFF_TRY(record, load(id));
+    ContainerStatus current = status(record);
+    return Locked{std::move(held), std::move(record), current};
+}
+
 ContainerStatus StateStore::status(const ContainerRecord& record) const {
     if (!record.created) {
         // `create` still at work, or killed midway (then only delete --force helps).

@@ -62,6 +62,15 @@ public:
     // Exclusive flock on the container directory for state transitions.
     Result<UniqueFd> lock(const std::string& id) const;
 
+    // A state transition's view of a container: the lock first, then the record and its
+    // status, so neither can change under the caller.
+    struct Locked {
+        UniqueFd lock;
+        ContainerRecord record;
+        ContainerStatus status;
+    };
+    Result<Locked> lock_and_load(const std::string& id) const;
+
     // Current status from the record and the live process.
     ContainerStatus status(const ContainerRecord& record) const;
 

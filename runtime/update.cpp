@@ -9,9 +9,9 @@ namespace skiff::runtime {
 Status update_container(const RuntimeOptions& rt, const std::string& id, const nlohmann::json& resources) {
     SKIFF_CHECK(cgroups::validate_resources(resources));
     StateStore store(rt.root);
-    SKIFF_TRY(record, store.load(id));
-    SKIFF_TRY(lock, store.lock(id));
-    auto status = store.status(record);
+    SKIFF_TRY(locked, store.lock_and_load(id));
+    const ContainerRecord& record = locked.record;
+    auto status = locked.status;
     if (status == ContainerStatus::stopped || status == ContainerStatus::creating)
         return fail("cannot update container \"" + id + "\": it is " + status_name(status));
     SKIFF_TRY(group, container_group(record));
