@@ -1,11 +1,14 @@
-// One binary, several personalities chosen by the name it was started as:
+// The entry point of both executables, personality chosen by the name it was started as:
 //   skiff-runtime (or runc): the OCI runtime command line
 //   skiff: the engine's command line, with `skiff runtime ...` reaching the runtime too
+// Built with SKIFF_RUNTIME_ONLY it is the static skiff-runtime, which has no engine.
 #include <string>
 #include <vector>
 
 #include "cli/runtime_cli.hpp"
+#ifndef SKIFF_RUNTIME_ONLY
 #include "cli/skiff_cli.hpp"
+#endif
 #include "common/fs.hpp"
 #include "common/log.hpp"
 #include "runtime/cloned_binary.hpp"
@@ -49,5 +52,11 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (runtime) return skiff::cli::runtime_main(name, std::move(args));
+#ifdef SKIFF_RUNTIME_ONLY
+    // The static runtime-only build (skiff-runtime, the VM's binary) under another name.
+    if (!args.empty() && args[0] == "runtime") return skiff::cli::runtime_main(name + " runtime", std::move(runtime_args));
+    return skiff::cli::runtime_main(name, std::move(args));
+#else
     return skiff::cli::skiff_main(name, std::move(args));
+#endif
 }

@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/image_cli.hpp"
+#include "cli/output.hpp"
 #include "cli/runtime_cli.hpp"
 
 namespace skiff::cli {
@@ -16,20 +18,33 @@ int skiff_main(const std::string& program, std::vector<std::string> args) {
     CLI::App app{"skiff: a daemonless container engine and OCI runtime", program};
     app.require_subcommand(1);
     app.set_version_flag("-v,--version", "skiff version 0.1.0");
+    GlobalOptions globals;
+    app.add_option("--root", globals.root,
+                   "store directory (default /var/lib/skiff as root, ~/.local/share/skiff otherwise)")
+        ->envname("SKIFF_ROOT");
+    app.add_option("--runroot", globals.runroot, "runtime state directory (default /run/skiff as root)")
+        ->envname("SKIFF_RUNROOT");
+    int exit_code = 0;
+    add_image_commands(app, globals, exit_code);
     auto* runtime = app.add_subcommand("runtime", "the OCI runtime (runc-compatible), as `skiff-runtime`");
     runtime->prefix_command();
     auto* version = app.add_subcommand("version", "print the version");
+    version->callback([] { std::printf("skiff version 0.1.0\nOCI runtime spec: 1.2.0\n"); });
     std::reverse(args.begin(), args.end());
     try {
         app.parse(args);
-    } catch (const CLI::ParseError& e) {
+    } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        // Flag errors are engine failures for Docker users (exit 125), on one line.
+        std::fprintf(stderr, "Error: %s\n", e.what());
+        return kEngineFailure;
     }
-    if (version->parsed()) {
-        std::printf("skiff version 0.1.0\nOCI runtime spec: 1.2.0\n");
-        return 0;
-    }
-    return 1;
+    return exit_code;
 }
 
 }  // namespace skiff::cli

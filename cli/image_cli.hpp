@@ -1,0 +1,19 @@
+// The image commands of `skiff` (pull, push, images, inspect, history, tag, rmi, image prune,
+// save, load, import, login, logout, system check), also reachable as `skiff image <verb>`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace skiff::cli {
+
+struct GlobalOptions {
+    std::string root;     // --root: "" = the default for this user
+    std::string runroot;  // --runroot
+};
+
+// Registers the commands; the one that runs stores its exit code in exit_code.
+void add_image_commands(CLI::App& app, const GlobalOptions& globals, int& exit_code);
+
+}  // namespace skiff::cli
