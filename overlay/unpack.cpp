@@ -93,7 +93,8 @@ struct DirMeta {
 
 class Unpacker {
 public:
-    Unpacker(int root, const UnpackOptions& options) : root_(root), opt_(options) {}
+    Unpacker(int root, const UnpackOptions& options)
+        : root_(root), opt_(options), euid_(::geteuid()), egid_(::getegid()) {}
 
     Status entry(struct archive* tar, struct archive_entry* e, const std::string& rel);
     Status finish_dirs();
@@ -105,10 +106,22 @@ private:
     Status hardlink(struct archive_entry* e, int parent, const std::string& name);
     Status metadata(struct archive_entry* e, int parent, const std::string& name, bool symlink);
     Status chown_entry(struct archive_entry* e, int parent, const std::string& name);
+    Status fd_metadata(struct archive_entry* e, int fd);
     void defer_dir(struct archive_entry* e, const std::string& rel);
+    // The directory fd for parent_rel, resolved inside the root. Consecutive entries mostly
+    // share a parent, so the last one is kept; removing any node makes it stale (the same
+    // path could then lead elsewhere), and the next entry resolves its parent afresh. The
+    // fd itself stays open until then, so the entry in progress can go on using it.
+    Result<int> parent_dir(const std::string& parent_rel);
+    void forget_parent() { cached_parent_valid_ = false; }
 
     int root_;
     const UnpackOptions& opt_;
+    UniqueFd cached_parent_;
+    std::string cached_parent_rel_;
+    bool cached_parent_valid_ = false;
+    uid_t euid_;  // a new file already has these owners: no chown needed
+    gid_t egid_;
     LayerStats stats_;
     std::map<std::string, DirMeta> dirs_;  // modes and mtimes applied last (see finish_dirs)
 };
@@ -116,7 +129,8 @@ private:
 // Make room for a new node at parent/name, the way tar does: an existing non-directory is
 // unlinked (never written through), an existing directory is kept when a directory comes.
 // Returns true when a directory is already there.
-Result<bool> prepare_slot(int parent, const std::string& name, bool want_dir) {
+// `removed` is set when something was unlinked.
+Result<bool> prepare_slot(int parent, const std::string& name, bool want_dir, bool* removed = nullptr) {
     struct stat st;
     if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT) return false;
@@ -125,9 +139,11 @@ Result<bool> prepare_slot(int parent, const std::string& name, bool want_dir) {
     if (S_ISDIR(st.st_mode)) {
         if (want_dir) return true;
         if (::unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0) return sys_error("replace directory " + name);
+        if (removed) *removed = true;
         return false;
     }
     if (::unlinkat(parent, name.c_str(), 0) != 0) return sys_error("replace " + name);
+    if (removed) *removed = true;
     return false;
 }
 
@@ -146,8 +162,7 @@ Status Unpacker::entry(struct archive* tar, struct archive_entry* e, const std::
     }
 
     // Parents resolve (and are created) inside the root: symlinks among them cannot leave it.
-    SKIFF_TRY(parent_fd, mkdir_in_root(root_, parent_rel, 0755));
-    int parent = parent_fd.get();
+    SKIFF_TRY(parent, parent_dir(parent_rel));
 
     if (archive_entry_hardlink(e)) return hardlink(e, parent, name);
 
@@ -155,7 +170,9 @@ Status Unpacker::entry(struct archive* tar, struct archive_entry* e, const std::
     case AE_IFREG:
         return regular(tar, e, parent, name);
     case AE_IFDIR: {
-        SKIFF_TRY(exists, prepare_slot(parent, name, true));
+        bool removed = false;
+        SKIFF_TRY(exists, prepare_slot(parent, name, true, &removed));
+        if (removed) forget_parent();
         if (!exists && ::mkdirat(parent, name.c_str(), 0700) != 0) return sys_error("mkdir");
         SKIFF_CHECK(chown_entry(e, parent, name));
         SKIFF_CHECK(metadata(e, parent, name, false));
@@ -166,7 +183,9 @@ Status Unpacker::entry(struct archive* tar, struct archive_entry* e, const std::
     case AE_IFLNK: {
         const char* target = archive_entry_symlink(e);
         if (!target) return fail("symlink without a target");
-        SKIFF_CHECK(prepare_slot(parent, name, false));
+        bool removed = false;
+        SKIFF_CHECK(prepare_slot(parent, name, false, &removed));
+        if (removed) forget_parent();
         // The target is data, resolved only later inside the container: stored as-is.
         if (::symlinkat(target, parent, name.c_str()) != 0) return sys_error("symlink");
         SKIFF_CHECK(chown_entry(e, parent, name));
@@ -181,7 +200,9 @@ Status Unpacker::entry(struct archive* tar, struct archive_entry* e, const std::
             ++stats_.skipped_devices;
             return ok();
         }
-        SKIFF_CHECK(prepare_slot(parent, name, false));
+        bool removed = false;
+        SKIFF_CHECK(prepare_slot(parent, name, false, &removed));
+        if (removed) forget_parent();
         if (::mknodat(parent, name.c_str(), type | 0600, archive_entry_rdev(e)) != 0)
             return sys_error("mknod");
         SKIFF_CHECK(chown_entry(e, parent, name));
@@ -192,7 +213,17 @@ Status Unpacker::entry(struct archive* tar, struct archive_entry* e, const std::
     }
 }
 
+Result<int> Unpacker::parent_dir(const std::string& parent_rel) {
+    if (cached_parent_valid_ && cached_parent_rel_ == parent_rel) return cached_parent_.get();
+    SKIFF_TRY(fd, mkdir_in_root(root_, parent_rel, 0755));
+    cached_parent_ = std::move(fd);
+    cached_parent_rel_ = parent_rel;
+    cached_parent_valid_ = true;
+    return cached_parent_.get();
+}
+
 Status Unpacker::whiteout(const std::string& parent_rel, const std::string& name) {
+    forget_parent();
     if (name == ".wh..wh..opq") {
         if (!opt_.privileged) {
             stats_.opaque_dirs.push_back(parent_rel.empty() ? "." : parent_rel);
@@ -220,10 +251,18 @@ Status Unpacker::whiteout(const std::string& parent_rel, const std::string& name
 
 Status Unpacker::regular(struct archive* tar, struct archive_entry* e, int parent,
                          const std::string& name) {
-    SKIFF_CHECK(prepare_slot(parent, name, false));
-    // O_EXCL|O_NOFOLLOW: the slot was just emptied, so this creates a fresh inode or fails.
-    UniqueFd fd(::openat(parent, name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
+    // O_EXCL|O_NOFOLLOW: a fresh inode or nothing. Most names are new in a layer, so the
+    // slot is only cleared (tar's replace-what-is-there) when the name is taken.
+    constexpr int kCreate = O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
+    UniqueFd fd(::openat(parent, name.c_str(), kCreate, 0600));
+    if (!fd && errno == EEXIST) {
+        bool removed = false;
+        SKIFF_CHECK(prepare_slot(parent, name, false, &removed));
+        if (removed) forget_parent();
+        fd = UniqueFd(::openat(parent, name.c_str(), kCreate, 0600));
+    }
     if (!fd) return sys_error("create");
+    la_int64_t end = 0;
     for (;;) {
         const void* buf;
         size_t size;
@@ -243,14 +282,48 @@ Status Unpacker::regular(struct archive* tar, struct archive_entry* e, int paren
             size -= static_cast<size_t>(n);
             offset += n;
         }
+        end = std::max(end, offset);
     }
     la_int64_t size = archive_entry_size(e);
-    if (::ftruncate(fd.get(), size) != 0) return sys_error("truncate");
+    // Only a sparse file's trailing hole needs the size set.
+    if (end != size && ::ftruncate(fd.get(), size) != 0) return sys_error("truncate");
     stats_.bytes += static_cast<uint64_t>(size);
     ++stats_.files;
-    fd.reset();
-    SKIFF_CHECK(chown_entry(e, parent, name));
-    return metadata(e, parent, name, false);
+    // Owner, mode, xattrs, times on the open fd: no path lookups.
+    return fd_metadata(e, fd.get());
+}
+
+// chown first (it clears setuid bits and file capabilities), then mode, xattrs, times.
+Status Unpacker::fd_metadata(struct archive_entry* e, int fd) {
+    if (opt_.set_owners) {
+        auto uid = static_cast<uid_t>(archive_entry_uid(e));
+        auto gid = static_cast<gid_t>(archive_entry_gid(e));
+        if (opt_.map_owner) std::tie(uid, gid) = opt_.map_owner(uid, gid);
+        if ((uid != euid_ || gid != egid_) && ::fchown(fd, uid, gid) != 0)
+            return sys_error("chown " + std::to_string(uid) + ":" + std::to_string(gid));
+    }
+    if (::fchmod(fd, archive_entry_perm(e) & 07777) != 0) return sys_error("chmod");
+    if (archive_entry_xattr_count(e) > 0) {
+        const char* key;
+        const void* value;
+        size_t size;
+        archive_entry_xattr_reset(e);
+        while (archive_entry_xattr_next(e, &key, &value, &size) == ARCHIVE_OK) {
+            if (::fsetxattr(fd, key, value, size, 0) == 0) continue;
+            std::string k = key;
+            bool optional = k.starts_with("security.") || k.starts_with("trusted.");
+            if (optional && (errno == EPERM || errno == ENOTSUP || errno == EACCES || errno == EINVAL)) {
+                ++stats_.skipped_xattrs;
+                continue;
+            }
+            return sys_error("set xattr " + k);
+        }
+    }
+    struct timespec times[2] = {{archive_entry_atime(e), archive_entry_atime_nsec(e)},
+                                {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
+    if (!archive_entry_atime_is_set(e)) times[0] = times[1];
+    if (::futimens(fd, times) != 0) return sys_error("set times");
+    return ok();
 }
 
 Status Unpacker::hardlink(struct archive_entry* e, int parent, const std::string& name) {
@@ -266,7 +339,9 @@ Status Unpacker::hardlink(struct archive_entry* e, int parent, const std::string
     struct stat st;
     if (::fstat(tfd.get(), &st) != 0) return sys_error("stat hardlink target " + raw);
     if (S_ISDIR(st.st_mode)) return sys_error(EPERM, "hardlink to directory " + raw);
-    SKIFF_CHECK(prepare_slot(parent, name, false));
+    bool removed = false;
+    SKIFF_CHECK(prepare_slot(parent, name, false, &removed));
+    if (removed) forget_parent();
     // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc/self/fd does the same without it.
     if (::linkat(tfd.get(), "", parent, name.c_str(), AT_EMPTY_PATH) != 0 &&
         ::linkat(AT_FDCWD, fd_path(tfd.get()).c_str(), parent, name.c_str(), AT_SYMLINK_FOLLOW) != 0)
