@@ -164,4 +164,9 @@ std::string path_join(const std::string& a, const std::string& b) {
     return a + "/" + b;
 }
 
+void fsync_directory(const std::string& dir) {
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd) (void)::fsync(fd.get());
+}
+
 }  // namespace skiff

@@ -21,6 +21,8 @@ Status write_file(const std::string& path, const std::string& content);
 Status mkdir_p(const std::string& path, mode_t mode = 0755);
 // Remove a tree without following symlinks; ok when it does not exist.
 Status remove_tree(const std::string& path);
+// fsync a directory so a rename into it survives a crash (best effort: errors ignored).
+void fsync_directory(const std::string& dir);
 
 bool path_exists(const std::string& path);
 bool is_directory(const std::string& path);

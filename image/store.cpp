@@ -55,12 +55,6 @@ std::string random_hex(size_t bytes) {
     return out;
 }
 
-// fsync a directory so a rename into it survives a crash.
-void sync_dir(const std::string& dir) {
-    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd) (void)::fsync(fd.get());
-}
-
 std::string blob_path(const std::string& root, std::string_view digest) {
     auto colon = digest.find(':');
     std::string algorithm = colon == std::string_view::npos ? "sha256" : std::string(digest.substr(0, colon));
@@ -199,7 +193,7 @@ Status install_blob(const std::string& temp_path, int fd, const std::string& blo
         drop();
         return e;
     }
-    sync_dir(algo_dir);
+    fsync_directory(algo_dir);
     return ok();
 }
 

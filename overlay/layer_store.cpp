@@ -39,11 +39,6 @@ std::string temp_suffix() {
     return std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
 }
 
-void sync_dir(const std::string& dir) {
-    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd) (void)::fsync(fd.get());
-}
-
 // Without root, a layer may hold directories without owner write/search permission (a tar
 // entry with mode 0555): give them back to the owner so the tree can be deleted.
 void make_removable_at(int parent, const char* name) {
@@ -221,7 +216,7 @@ Result<LayerRecord> install_layer(const LayerStore& store, const std::string& la
         (void)remove_layer_tree(temp_dir);
         return std::unexpected(std::move(r).error());
     }
-    sync_dir(temp_dir);
+    fsync_directory(temp_dir);
     std::string final_dir = path_join(layers_dir, std::string(hex_of(record.chain_id)));
     if (::rename(temp_dir.c_str(), final_dir.c_str()) != 0) {
         int err = errno;
@@ -229,7 +224,7 @@ Result<LayerRecord> install_layer(const LayerStore& store, const std::string& la
         if (err == ENOTEMPTY || err == EEXIST) return store.get(record.chain_id);
         return sys_error(err, "rename " + temp_dir + " to " + final_dir);
     }
-    sync_dir(layers_dir);
+    fsync_directory(layers_dir);
     return record;
 }
 

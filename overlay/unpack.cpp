@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <tuple>
@@ -107,6 +108,8 @@ private:
     Status metadata(struct archive_entry* e, int parent, const std::string& name, bool symlink);
     Status chown_entry(struct archive_entry* e, int parent, const std::string& name);
     Status fd_metadata(struct archive_entry* e, int fd);
+    // Every xattr of the entry through `set` (fsetxattr or lsetxattr, returning 0 or -1).
+    Status set_xattrs(struct archive_entry* e, const std::function<int(const char*, const void*, size_t)>& set);
     void defer_dir(struct archive_entry* e, const std::string& rel);
     // The directory fd for parent_rel, resolved inside the root. Consecutive entries mostly
     // share a parent, so the last one is kept; removing any node makes it stale (the same
@@ -304,25 +307,33 @@ Status Unpacker::fd_metadata(struct archive_entry* e, int fd) {
     }
     if (::fchmod(fd, archive_entry_perm(e) & 07777) != 0) return sys_error("chmod");
     if (archive_entry_xattr_count(e) > 0) {
-        const char* key;
-        const void* value;
-        size_t size;
-        archive_entry_xattr_reset(e);
-        while (archive_entry_xattr_next(e, &key, &value, &size) == ARCHIVE_OK) {
-            if (::fsetxattr(fd, key, value, size, 0) == 0) continue;
-            std::string k = key;
-            bool optional = k.starts_with("security.") || k.starts_with("trusted.");
-            if (optional && (errno == EPERM || errno == ENOTSUP || errno == EACCES || errno == EINVAL)) {
-                ++stats_.skipped_xattrs;
-                continue;
-            }
-            return sys_error("set xattr " + k);
-        }
+        SKIFF_CHECK(set_xattrs(e, [fd](const char* key, const void* value, size_t size) {
+            return ::fsetxattr(fd, key, value, size, 0);
+        }));
     }
     struct timespec times[2] = {{archive_entry_atime(e), archive_entry_atime_nsec(e)},
                                 {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
     if (!archive_entry_atime_is_set(e)) times[0] = times[1];
     if (::futimens(fd, times) != 0) return sys_error("set times");
+    return ok();
+}
+
+Status Unpacker::set_xattrs(struct archive_entry* e, const std::function<int(const char*, const void*, size_t)>& set) {
+    const char* key;
+    const void* value;
+    size_t size;
+    archive_entry_xattr_reset(e);
+    while (archive_entry_xattr_next(e, &key, &value, &size) == ARCHIVE_OK) {
+        if (set(key, value, size) == 0) continue;
+        std::string k = key;
+        // SELinux labels and trusted.* from another host are advisory; a refusal is no error.
+        bool optional = k.starts_with("security.") || k.starts_with("trusted.");
+        if (optional && (errno == EPERM || errno == ENOTSUP || errno == EACCES || errno == EINVAL)) {
+            ++stats_.skipped_xattrs;
+            continue;
+        }
+        return sys_error("set xattr " + k);
+    }
     return ok();
 }
 
@@ -369,21 +380,11 @@ Status Unpacker::metadata(struct archive_entry* e, int parent, const std::string
         ::fchmodat(parent, name.c_str(), archive_entry_perm(e) & 07777, 0) != 0)
         return sys_error("chmod");
 
-    std::string node = fd_path(parent) + "/" + name;
-    const char* key;
-    const void* value;
-    size_t size;
-    archive_entry_xattr_reset(e);
-    while (archive_entry_xattr_next(e, &key, &value, &size) == ARCHIVE_OK) {
-        if (::lsetxattr(node.c_str(), key, value, size, 0) == 0) continue;
-        std::string k = key;
-        // SELinux labels and trusted.* from another host are advisory; a refusal is no error.
-        bool optional = k.starts_with("security.") || k.starts_with("trusted.");
-        if (optional && (errno == EPERM || errno == ENOTSUP || errno == EACCES || errno == EINVAL)) {
-            ++stats_.skipped_xattrs;
-            continue;
-        }
-        return sys_error("set xattr " + k);
+    if (archive_entry_xattr_count(e) > 0) {
+        std::string node = fd_path(parent) + "/" + name;
+        SKIFF_CHECK(set_xattrs(e, [&node](const char* key, const void* value, size_t size) {
+            return ::lsetxattr(node.c_str(), key, value, size, 0);
+        }));
     }
 
     if (dir) return ok();  // times (and mode) in finish_dirs
