@@ -4,13 +4,16 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
 #include <iostream>
 #include <set>
 
 #include "cli/output.hpp"
 #include "common/fd.hpp"
+#include "common/fs.hpp"
 #include "common/go_template.hpp"
+#include "common/path.hpp"
 #include "common/progress.hpp"
 #include "engine/archive.hpp"
 #include "engine/images.hpp"
@@ -18,13 +21,6 @@
 
 namespace skiff::cli {
 namespace {
-
-engine::Store open_store(const GlobalOptions& globals) {
-    engine::StoreOptions options = engine::default_store_options();
-    if (!globals.root.empty()) options.root = globals.root;
-    if (!globals.runroot.empty()) options.runroot = globals.runroot;
-    return engine::Store(options);
-}
 
 // Flags every command that talks to a registry shares (podman's names).
 struct RegistryFlags {
@@ -152,7 +148,7 @@ void add_images(CLI::App* parent, const std::string& name, const GlobalOptions& 
     cmd->add_flag("--digests", f->digests, "show digests");
     cmd->add_flag("--no-trunc", f->no_trunc, "do not truncate ids");
     cmd->add_option("-f,--filter", f->filters, "dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE, label=KEY[=VALUE]")
-        ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+        ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     cmd->add_option("--format", f->format, "Go template, 'table TEMPLATE' or 'json'");
     cmd->add_option("REPOSITORY", f->repository, "only this repository[:tag]");
     on_run(cmd, exit_code, [=, &globals]() -> Status {
@@ -391,7 +387,7 @@ void add_import(CLI::App* parent, const GlobalOptions& globals, int& exit_code) 
     };
     auto f = std::make_shared<Flags>();
     cmd->add_option("-c,--change", f->changes, "Dockerfile instruction to apply (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR, VOLUME, STOPSIGNAL)")
-        ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+        ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     cmd->add_option("-m,--message", f->message, "commit message");
     cmd->add_option("--platform", f->platform, "os/arch[/variant] to record (default: this host)");
     cmd->add_option("FILE", f->file, "tarball, or - for stdin")->required();

@@ -4,14 +4,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include <string>
+#include "cli/globals.hpp"
 
 namespace skiff::cli {
-
-struct GlobalOptions {
-    std::string root;     // --root: "" = the default for this user
-    std::string runroot;  // --runroot
-};
 
 // Registers the commands; the one that runs stores its exit code in exit_code.
 void add_image_commands(CLI::App& app, const GlobalOptions& globals, int& exit_code);

@@ -1,14 +1,18 @@
 #include "cli/output.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <ctime>
 
+#include "common/clock.hpp"
 #include "common/go_template.hpp"
 
 namespace skiff::cli {
 
 int report(const Error& error) {
-    std::fprintf(stderr, "Error: %s\n", error.message().c_str());
+    // "No such image: x" (ENOENT) already says it: Docker's wording, without strerror after it.
+    bool says_it = error.code == ENOENT && error.what.find("No such ") != std::string::npos;
+    std::fprintf(stderr, "Error: %s\n", says_it ? error.what.c_str() : error.message().c_str());
     return kEngineFailure;
 }
 
@@ -18,20 +22,8 @@ std::string short_id(std::string_view id) {
 }
 
 long long parse_rfc3339(std::string_view text) {
-    std::tm tm{};
-    std::string s(text);
-    const char* rest = ::strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!rest) return -1;
-    while (*rest == '.' || (*rest >= '0' && *rest <= '9')) ++rest;  // fractional seconds
-    long long offset = 0;
-    if (*rest == '+' || *rest == '-') {
-        int hours = 0, minutes = 0;
-        if (std::sscanf(rest + 1, "%2d:%2d", &hours, &minutes) != 2) return -1;
-        offset = (hours * 3600LL + minutes * 60LL) * (*rest == '-' ? -1 : 1);
-    } else if (*rest != 'Z' && *rest != 'z') {
-        return -1;
-    }
-    return static_cast<long long>(::timegm(&tm)) - offset;
+    auto t = skiff::parse_rfc3339(text);
+    return t ? t->seconds : -1;
 }
 
 std::string time_ago(std::string_view rfc3339) {

@@ -790,8 +790,10 @@ Status unpack_layer_blob(const Store& store, const std::string& blob_digest, ima
 }
 
 // Copy a spooled file into the blob store: under `expected` (verified), or the digest it has.
+// `mismatch`, when given, is the error for content that does not hash to `expected`.
 Result<std::pair<std::string, int64_t>> store_blob(const Store& store, const Spool& spool, const std::string& rel,
-                                                   const std::string& expected = "", int64_t expected_size = -1) {
+                                                   const std::string& expected = "", int64_t expected_size = -1,
+                                                   const std::string& mismatch = "") {
     SKIFF_TRY(fd, spool.open(rel));
     SKIFF_TRY(writer, store.blobs.begin_write());
     SKIFF_CHECK(copy_fd(fd.get(), [&](const char* d, size_t n) { return writer.write(d, n); }, rel));
@@ -804,6 +806,8 @@ Result<std::pair<std::string, int64_t>> store_blob(const Store& store, const Spo
         // The store's message repeats the digest; keep what it found ("got sha256:...").
         const std::string& what = committed.error().what;
         auto got = what.find(": got ");
+        if (!mismatch.empty() && got != std::string::npos)
+            return fail(mismatch + " (it hashes to " + what.substr(got + 6) + ")");
         return fail("blob " + expected + " does not match its digest" +
                     (got == std::string::npos ? ": " + what : " (" + what.substr(got + 2) + ")"));
     }
@@ -870,11 +874,12 @@ Result<std::vector<PendingImage>> load_docker_archive(const Store& store, const 
                 SKIFF_TRY(fd, spool.open(layer_files[i]));
                 compression = sniff_compression(fd.get());
             }
-            SKIFF_TRY(blob, store_blob(store, spool, layer_files[i]));
+            // An uncompressed layer's digest is its diff id: checked before the blob is
+            // stored, so a damaged layer leaves nothing behind.
+            bool plain = compression == image::Compression::none;
+            SKIFF_TRY(blob, store_blob(store, spool, layer_files[i], plain ? diff_id : "", -1,
+                                       "layer " + layer_files[i] + " does not match diff id " + diff_id));
             auto& [digest, size] = blob;
-            if (compression == image::Compression::none && digest != diff_id)
-                return fail("layer " + layer_files[i] + " does not match diff id " + diff_id + " (it hashes to " +
-                            digest + ")");
             auto unpacked = unpack_layer_blob(store, digest, compression, diff_id, parent);
             if (!unpacked) return std::unexpected(std::move(unpacked).error().context("layer " + layer_files[i]));
             std::string_view media_type = compression == image::Compression::gzip   ? kDockerLayerGzip

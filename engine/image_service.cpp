@@ -3,10 +3,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <ctime>
 #include <dirent.h>
 #include <map>
 #include <set>
 
+#include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "engine/images.hpp"
 
@@ -78,6 +82,11 @@ bool reference_matches(const std::string& pattern, const std::string& repository
     std::string with_tag = repository + ":" + tag;
     return ::fnmatch(pattern.c_str(), repository.c_str(), 0) == 0 ||
            ::fnmatch(pattern.c_str(), with_tag.c_str(), 0) == 0;
+}
+
+// Unparsable times sort first.
+Timestamp time_key(const std::string& text) {
+    return parse_rfc3339(text).value_or(Timestamp{LLONG_MIN, 0});
 }
 
 // Blobs and layers every remaining image needs.
@@ -172,14 +181,14 @@ Status add_image_filter(ImageFilters& filters, std::string_view text) {
 Result<std::vector<ImageRow>> list_images(const Store& store, const ImageFilters& filters,
                                           const std::optional<std::string>& name) {
     SKIFF_TRY(records, store.images.list());
-    std::optional<std::string> before_created, since_created;
+    std::optional<Timestamp> before_created, since_created;
     if (filters.before) {
         SKIFF_TRY(r, find_image(store, *filters.before));
-        before_created = r.created;
+        before_created = time_key(r.created);
     }
     if (filters.since) {
         SKIFF_TRY(r, find_image(store, *filters.since));
-        since_created = r.created;
+        since_created = time_key(r.created);
     }
     // `images busybox` means every tag of that repository; `images busybox:1` that tag only.
     std::optional<std::string> want_repository, want_tag;
@@ -192,14 +201,15 @@ Result<std::vector<ImageRow>> list_images(const Store& store, const ImageFilters
         want_repository = ref.familiar();
     }
     std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
-        return a.created != b.created ? a.created > b.created : a.id < b.id;
+        auto ta = time_key(a.created), tb = time_key(b.created);
+        return ta != tb ? ta > tb : a.id < b.id;
     });
     std::vector<ImageRow> rows;
     for (const auto& record : records) {
         bool dangling = record.repo_tags.empty();
         if (filters.dangling && *filters.dangling != dangling) continue;
-        if (before_created && !(record.created < *before_created)) continue;
-        if (since_created && !(record.created > *since_created)) continue;
+        if (before_created && !(time_key(record.created) < *before_created)) continue;
+        if (since_created && !(time_key(record.created) > *since_created)) continue;
         nlohmann::json labels = nlohmann::json::object();
         if (auto config = config_json(store, record)) labels = labels_of(*config);
         if (!labels_match(labels, filters.labels)) continue;
@@ -409,7 +419,9 @@ Result<CheckReport> check_store(const Store& store, bool repair) {
         ++report.blobs_checked;
         auto verified = store.blobs.verify(blob);
         if (!verified) {
-            report.problems.push_back("blob " + blob + ": " + verified.error().message());
+            // The store's message names the blob already ("blob sha256:... is corrupted: ...").
+            std::string message = verified.error().message();
+            report.problems.push_back(message.starts_with("blob " + blob) ? message : "blob " + blob + ": " + message);
             bad_blobs.insert(blob);
         }
     }

@@ -79,7 +79,6 @@ private:
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return sys_error("socketpair");
         UniqueFd reader(pair[0]), writer_end(pair[1]);
         SKIFF_TRY(blob, store_.blobs.begin_write());
-        bool existed = store_.layers.has(job.chain_id);
 
         Result<LayerRecord> unpacked = fail("not unpacked");
         std::thread unpacker([&] {
@@ -108,9 +107,9 @@ private:
         if (!streamed) return std::unexpected(streamed.error());
         auto committed = blob.commit(job.blob.digest, job.blob.size);
         if (!committed) {
-            // The registry sent other bytes than the manifest names: refuse, and take away a
-            // layer made from them so the store is as it was.
-            if (unpacked && !existed) (void)store_.layers.remove(job.chain_id);
+            // The registry sent other bytes than the manifest names: refuse. A layer unpacked
+            // from them stays only if its files matched the config's diff id (so it is the
+            // right content, and another pull may already share it); prune collects it.
             return std::unexpected(committed.error());
         }
         if (!unpacked) {

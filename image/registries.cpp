@@ -171,8 +171,11 @@ Endpoint make_endpoint(std::string_view rewritten, bool insecure, bool blocked) 
     endpoint.host = rewritten.substr(0, slash);
     std::string_view rest = slash == std::string_view::npos ? std::string_view{} : rewritten.substr(slash + 1);
     if (auto at = rest.find('@'); at != std::string_view::npos) {
+        // name:tag@digest: the digest wins, and the tag is no part of the repository path.
         endpoint.reference = rest.substr(at + 1);
         rest = rest.substr(0, at);
+        if (auto colon = rest.rfind(':'); colon != std::string_view::npos && rest.find('/', colon) == std::string_view::npos)
+            rest = rest.substr(0, colon);
     } else if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
         endpoint.reference = rest.substr(colon + 1);
         rest = rest.substr(0, colon);

@@ -60,6 +60,12 @@ TEST_CASE("registries: without configuration a reference goes to its own registr
     CHECK(quay.endpoints[0].host == "quay.io");
     CHECK(quay.endpoints[0].repository == "x/y");
     CHECK(quay.endpoints[0].reference == "sha256:" + std::string(64, 'a'));
+
+    // name:tag@digest asks for the digest; the tag is not part of the repository path.
+    auto both = resolved(empty, "localhost:5000/d/img:v1@sha256:" + std::string(64, 'b'));
+    CHECK(both.endpoints[0].host == "localhost:5000");
+    CHECK(both.endpoints[0].repository == "d/img");
+    CHECK(both.endpoints[0].reference == "sha256:" + std::string(64, 'b'));
 }
 
 TEST_CASE("registries: loopback registries are insecure by default", "[image][registries]") {
