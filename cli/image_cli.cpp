@@ -9,6 +9,7 @@
 #include <iostream>
 #include <set>
 
+#include "cli/container_cli.hpp"
 #include "cli/output.hpp"
 #include "common/fd.hpp"
 #include "common/fs.hpp"
@@ -189,15 +190,19 @@ void add_images(CLI::App* parent, const std::string& name, const GlobalOptions& 
 }
 
 void add_inspect(CLI::App* parent, const std::string& name, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = parent->add_subcommand(name, "show images in Docker's JSON form");
+    bool top_level = parent->get_parent() == nullptr;
+    auto* cmd = parent->add_subcommand(name, top_level ? "show containers or images in Docker's JSON form"
+                                                       : "show images in Docker's JSON form");
     auto format = std::make_shared<std::string>();
-    auto type = std::make_shared<std::string>("image");
+    // `image inspect` is images only; `inspect` tries a container first, as Docker does.
+    auto type = std::make_shared<std::string>(top_level ? "" : "image");
     auto names = std::make_shared<std::vector<std::string>>();
-    cmd->add_option("-f,--format", *format, "Go template applied to each image");
-    if (name == "inspect") cmd->add_option("--type", *type, "only 'image' for now (containers come with `run`)");
-    cmd->add_option("IMAGE", *names, "images")->required();
+    cmd->add_option("-f,--format", *format, "Go template applied to each object");
+    if (top_level) cmd->add_option("--type", *type, "container or image (default: whichever the name is)");
+    cmd->add_option("NAME", *names, "containers or images")->required();
     on_run(cmd, exit_code, [=, &globals]() -> Status {
-        if (*type != "image") return fail("--type " + *type + ": only images can be inspected so far");
+        if (!type->empty() && *type != "image" && *type != "container")
+            return fail("\"" + *type + "\" is not a valid value for --type");
         auto store = open_store(globals);
         std::optional<GoTemplate> tmpl;
         if (!format->empty()) {
@@ -207,7 +212,10 @@ void add_inspect(CLI::App* parent, const std::string& name, const GlobalOptions&
         nlohmann::json all = nlohmann::json::array();
         std::optional<Error> first_error;
         for (const auto& n : *names) {
-            auto found = engine::inspect_image(store, n);
+            Result<nlohmann::json> found = fail("No such object: " + n);
+            if (*type != "image") found = inspect_container_json(globals, n);
+            if (!found && *type != "container") found = engine::inspect_image(store, n);
+            if (!found && type->empty()) found = fail("No such object: " + n);
             if (!found) {
                 if (!first_error) first_error = found.error();
                 continue;

@@ -35,6 +35,26 @@ bool enters_container(const std::string& command) {
     return command == "create" || command == "run" || command == "exec";
 }
 
+#ifndef SKIFF_RUNTIME_ONLY
+// The engine's commands that launch a container process (in-process, through runtime/):
+// the first word after skiff's global options, also after `container`.
+bool engine_enters_container(const std::vector<std::string>& args) {
+    std::vector<std::string> words;
+    for (size_t i = 0; i < args.size() && words.size() < 2; ++i) {
+        const std::string& a = args[i];
+        if (a == "--root" || a == "--runroot") {
+            ++i;
+            continue;
+        }
+        if (a.starts_with("-")) continue;
+        words.push_back(a);
+    }
+    if (words.empty()) return false;
+    const std::string& verb = words[0] == "container" && words.size() > 1 ? words[1] : words[0];
+    return verb == "run" || verb == "start" || verb == "restart" || verb == "exec";
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -45,8 +65,11 @@ int main(int argc, char** argv) {
     if (!runtime && !args.empty() && args[0] == "runtime")
         runtime_args.erase(runtime_args.begin());
     bool reaches_runtime = runtime || (!args.empty() && args[0] == "runtime");
-    if (reaches_runtime && enters_container(runtime_command(runtime_args)) &&
-        !skiff::runtime::running_from_sealed_copy()) {
+    bool launches = reaches_runtime && enters_container(runtime_command(runtime_args));
+#ifndef SKIFF_RUNTIME_ONLY
+    if (!reaches_runtime) launches = engine_enters_container(args);
+#endif
+    if (launches && !skiff::runtime::running_from_sealed_copy()) {
         auto failed = skiff::runtime::reexec_from_sealed_copy(argv);
         skiff::log::error(failed.error().message());
         return 1;

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/container_cli.hpp"
 #include "cli/image_cli.hpp"
 #include "cli/output.hpp"
 #include "cli/runtime_cli.hpp"
@@ -25,6 +26,7 @@ int skiff_main(const std::string& program, std::vector<std::string> args) {
     app.add_option("--runroot", globals.runroot, "runtime state directory (default /run/skiff as root)")
         ->envname("SKIFF_RUNROOT");
     int exit_code = 0;
+    add_container_commands(app, globals, exit_code);
     add_image_commands(app, globals, exit_code);
     auto* runtime = app.add_subcommand("runtime", "the OCI runtime (runc-compatible), as `skiff-runtime`");
     runtime->prefix_command();

@@ -207,15 +207,17 @@ Status create_container(const RuntimeOptions& rt, const CreateOptions& options) 
     return ok();
 }
 
-Result<int> run_container(const RuntimeOptions& rt, const CreateOptions& options, bool detach) {
+Result<int> run_container(const RuntimeOptions& rt, const CreateOptions& options, bool detach,
+                          const std::function<void(pid_t)>& on_started) {
     SKIFF_TRY(created, do_create(rt, options, detach, !detach));
     if (auto started = start_container(rt, options.id); !started) {
         (void)delete_container(rt, options.id, true);
         return std::unexpected(started.error());
     }
+    pid_t pid = created.record.pid;
+    if (on_started) on_started(pid);
     if (detach) return 0;
 
-    pid_t pid = created.record.pid;
     g_forward_to = pid;
     struct sigaction sa {};
     sa.sa_handler = forward_signal;

@@ -3,6 +3,9 @@
 // list, ps, pause, resume, features). The CLI only parses flags and calls these.
 #pragma once
 
+#include <sys/types.h>
+
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,7 +38,9 @@ Status start_container(const RuntimeOptions& rt, const std::string& id);
 
 // `run`: create + start; in the foreground waits and returns the container's exit code
 // (128+signal when killed), relaying signals and the terminal, then deletes it.
-Result<int> run_container(const RuntimeOptions& rt, const CreateOptions& options, bool detach);
+// `on_started` is told PID 1 once it has been started (the engine's monitor records it).
+Result<int> run_container(const RuntimeOptions& rt, const CreateOptions& options, bool detach,
+                          const std::function<void(pid_t)>& on_started = {});
 
 Result<std::string> container_state(const RuntimeOptions& rt, const std::string& id);
 Status kill_container(const RuntimeOptions& rt, const std::string& id, int signal, bool all);

@@ -1,0 +1,158 @@
+// `create`: the record, the container's directories and its OCI spec from the image config
+// and the flags; nothing runs until `start`.
+#include <seccomp.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/clock.hpp"
+#include "common/fs.hpp"
+#include "engine/containers.hpp"
+#include "overlay/container_rootfs.hpp"
+
+namespace skiff::engine {
+namespace {
+
+Result<image::ImageRecord> image_for_run(const Store& store, const RunRequest& request, Progress& progress) {
+    if (request.pull != "always") {
+        auto found = find_image(store, request.image);
+        if (found || found.error().code != ENOENT) return found;
+        if (request.pull == "never") return found;
+    }
+    SKIFF_TRY(ref, image::parse_reference(request.image));
+    if (request.pull != "always")
+        std::fprintf(stderr, "Unable to find image '%s' locally\n", ref.familiar().c_str());
+    SKIFF_TRY(pulled, pull_image(store, ref, request.pull_options, progress));
+    return pulled.record;
+}
+
+// Named volumes live in <root>/volumes/<name>/_data; an anonymous one gets a random name.
+Result<std::string> volume_path(const Store& store, std::string& name) {
+    if (name.empty()) {
+        FILE* random = std::fopen("/dev/urandom", "rb");
+        if (!random) return sys_error("open /dev/urandom");
+        unsigned char bytes[32];
+        size_t n = std::fread(bytes, 1, sizeof bytes, random);
+        std::fclose(random);
+        if (n != sizeof bytes) return fail("read /dev/urandom");
+        static const char* hex = "0123456789abcdef";
+        for (unsigned char b : bytes) {
+            name += hex[b >> 4];
+            name += hex[b & 15];
+        }
+    }
+    std::string data = path_join(path_join(path_join(store.options.root, "volumes"), name), "_data");
+    SKIFF_CHECK(mkdir_p(data, 0755));
+    return data;
+}
+
+}  // namespace
+
+Result<state::ContainerRecord> create_container(const Store& store, const RunRequest& request, Progress& progress) {
+    SKIFF_CHECK(validate_restart_policy(request.restart_policy, request.auto_remove));
+    SKIFF_CHECK(store.prepare());
+    SKIFF_TRY(image_record, image_for_run(store, request, progress));
+    SKIFF_TRY(config_body, store.blobs.read(image_record.id, image::kMaxConfigBytes));
+    SKIFF_TRY(image_config, image::parse_image_config(config_body));
+
+    state::ContainerRecord record;
+    record.name = request.name;
+    record.image_id = image_record.id;
+    record.image = request.image;
+    record.created = rfc3339_now();
+    record.status = state::Status::created;
+    record.restart_policy = request.restart_policy;
+    record.auto_remove = request.auto_remove;
+    record.labels = image_config.config.labels;
+    for (const auto& [k, v] : request.labels) record.labels[k] = v;
+    record.stop_signal = !request.spec.stop_signal.empty() ? request.spec.stop_signal : image_config.config.stop_signal;
+    record.stop_timeout = request.stop_timeout;
+    record.tty = request.spec.tty;
+    record.interactive = request.spec.interactive;
+    record.network_mode = request.spec.network_mode;
+    auto containers = container_store(store);
+    SKIFF_TRY(created, containers.create(record));
+
+    // From here on a failure removes what was made: the record, its directory, the mount.
+    auto made = [&]() -> Result<state::ContainerRecord> {
+        std::string dir = containers.dir_of(created.id);
+        for (const char* sub : {"upper", "work", "rootfs"}) SKIFF_CHECK(mkdir_p(path_join(dir, sub), 0755));
+        RunSpecOptions options = request.spec;
+        std::vector<state::MountRecord> mounts;
+        for (auto& volume : options.volumes) {
+            state::MountRecord m;
+            m.type = volume.type;
+            m.destination = volume.destination;
+            m.rw = !volume.read_only;
+            if (volume.type == "volume") {
+                // build_spec wants the volume's directory, not its name.
+                std::string name = volume.source;
+                SKIFF_TRY(path, volume_path(store, name));
+                volume.source = path;
+                m.volume_name = name;
+            }
+            m.source = volume.source;
+            mounts.push_back(m);
+        }
+        // The image's VOLUMEs not covered by a flag become anonymous volumes, as in Docker.
+        for (const auto& path : image_config.config.volumes) {
+            bool covered = std::any_of(options.volumes.begin(), options.volumes.end(),
+                                       [&](const VolumeMount& v) { return v.destination == path; });
+            if (covered) continue;
+            std::string name;
+            SKIFF_TRY(source, volume_path(store, name));
+            VolumeMount v;
+            v.type = "volume";
+            v.source = source;
+            v.destination = path;
+            options.volumes.push_back(v);
+            mounts.push_back({"volume", source, path, "", true, name});
+        }
+        // The spec needs the image's files (user names in /etc/passwd): mount for the build.
+        SKIFF_TRY(lowers, [&]() -> Result<std::vector<std::string>> {
+            std::vector<std::string> dirs;
+            for (auto it = image_record.layers.rbegin(); it != image_record.layers.rend(); ++it)
+                dirs.push_back(store.layers.diff_path(*it));
+            if (dirs.empty()) {
+                std::string empty = path_join(dir, "empty");
+                SKIFF_CHECK(mkdir_p(empty, 0755));
+                dirs.push_back(empty);
+            }
+            return dirs;
+        }());
+        std::string rootfs = path_join(dir, "rootfs");
+        SKIFF_CHECK(mount_rootfs(lowers, path_join(dir, "upper"), path_join(dir, "work"), rootfs, RootfsOptions{}));
+        SpecInputs inputs;
+        inputs.image = &image_config;
+        inputs.rootfs = rootfs;
+        inputs.container_id = created.id;
+        inputs.container_dir = dir;
+        // Names this libseccomp does not know would fail the launch; runc drops them too.
+        inputs.syscall_known = [](const std::string& name) {
+            return seccomp_syscall_resolve_name(name.c_str()) != __NR_SCMP_ERROR;
+        };
+        auto spec = build_spec(inputs, options);
+        (void)unmount_rootfs(rootfs);
+        if (!spec) return std::unexpected(spec.error());
+        SKIFF_CHECK(write_file_atomic(path_join(dir, "config.json"), spec->dump(2), 0600));
+        std::vector<std::string> command;
+        if (spec->contains("process") && (*spec)["process"].contains("args"))
+            command = (*spec)["process"]["args"].get<std::vector<std::string>>();
+        std::string hostname = spec->value("hostname", "");
+        return containers.update(created.id, [&](state::ContainerRecord& r) -> Status {
+            r.mounts = mounts;
+            r.command = command;
+            r.hostname = hostname;
+            r.log_path = containers.log_path_of(created.id);
+            return ok();
+        });
+    }();
+    if (!made) {
+        (void)unmount_rootfs(path_join(containers.dir_of(created.id), "rootfs"));
+        (void)containers.remove(created.id);
+        return std::unexpected(made.error());
+    }
+    return made;
+}
+
+}  // namespace skiff::engine

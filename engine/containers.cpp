@@ -1,0 +1,513 @@
+// Container lifecycle: create, start (attached or under a monitor), stop, kill, rm, wait,
+// reconcile after crashes. Listing and inspecting are in container_views.cpp, logs in
+// container_logs.cpp.
+#include "engine/containers.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "common/clock.hpp"
+#include "common/fd.hpp"
+#include "common/fs.hpp"
+#include "engine/container_log.hpp"
+#include "overlay/container_rootfs.hpp"
+#include "runtime/runtime.hpp"
+#include "runtime/state_store.hpp"
+
+namespace skiff::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+runtime::RuntimeOptions runtime_options(const Store& store) {
+    return runtime::RuntimeOptions{path_join(store.options.runroot, "runtime")};
+}
+
+std::string rootfs_of(state::ContainerStore& containers, const std::string& id) {
+    return path_join(containers.dir_of(id), "rootfs");
+}
+
+// Lower dirs of an image, topmost first, as overlayfs wants them.
+Result<std::vector<std::string>> lower_dirs(const Store& store, const std::string& image_id) {
+    SKIFF_TRY(image, store.images.find(image_id));
+    std::vector<std::string> dirs;
+    for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) {
+        SKIFF_TRY(layer, store.layers.get(*it));
+        if (!layer.privileged && (!layer.whiteouts.empty() || !layer.opaque_dirs.empty()))
+            return fail("layer " + layer.chain_id + " was unpacked without root and holds whiteouts; "
+                        "running it needs rootless overlay support, which is not here yet");
+        dirs.push_back(store.layers.diff_path(*it));
+    }
+    return dirs;
+}
+
+Status mount_container_rootfs(const Store& store, state::ContainerStore& containers,
+                              const state::ContainerRecord& record) {
+    std::string dir = containers.dir_of(record.id);
+    std::string target = path_join(dir, "rootfs");
+    if (is_mounted(target)) return ok();
+    SKIFF_TRY(lowers, lower_dirs(store, record.image_id));
+    if (lowers.empty()) {
+        // An image without layers (import of an empty tarball): overlay needs one lower dir.
+        std::string empty = path_join(dir, "empty");
+        SKIFF_CHECK(mkdir_p(empty, 0755));
+        lowers.push_back(empty);
+    }
+    RootfsOptions options;
+    return mount_rootfs(lowers, path_join(dir, "upper"), path_join(dir, "work"), target, options);
+}
+
+// Docker's exit codes for a container that could not be started (design.md section 5).
+int start_failure_code(const Error& error) {
+    const std::string& what = error.what;
+    if (error.code == ENOENT || what.find("not found") != std::string::npos ||
+        what.find("No such file") != std::string::npos)
+        return 127;
+    if (error.code == EACCES || error.code == ENOEXEC || what.find("ermission denied") != std::string::npos)
+        return 126;
+    return 125;
+}
+
+bool wants_restart(const state::ContainerRecord& record, int exit_code) {
+    if (record.config.value("manually_stopped", false)) return false;
+    const std::string& policy = record.restart_policy;
+    if (policy == "always" || policy == "unless-stopped") return true;
+    if (policy.starts_with("on-failure")) {
+        if (exit_code == 0) return false;
+        auto colon = policy.find(':');
+        if (colon == std::string::npos) return true;
+        return record.restart_count < std::stoi(policy.substr(colon + 1));
+    }
+    return false;
+}
+
+// The end of a run: record the exit, unmount, and apply --rm.
+void record_exit(const Store& store, state::ContainerStore& containers, const std::string& id,
+                 int exit_code, bool unmount) {
+    (void)containers.update(id, [&](state::ContainerRecord& r) -> Status {
+        r.status = state::Status::exited;
+        r.exit_code = exit_code;
+        r.finished = rfc3339_now();
+        r.pid = 0;
+        r.pid_start_time = 0;
+        return ok();
+    });
+    if (unmount) (void)unmount_rootfs(rootfs_of(containers, id));
+    (void)store;
+}
+
+void remove_if_auto(const Store& store, const std::string& id) {
+    auto containers = container_store(store);
+    auto record = containers.load(id);
+    if (record && record->auto_remove) (void)remove_container(store, id, true, true);
+}
+
+// Sets fds 0/1/2 for a container run from this process and puts them back afterwards.
+class StdioSwap {
+public:
+    Status swap(int in, int out, int err) {
+        for (int fd = 0; fd < 3; ++fd) {
+            saved_[fd] = UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        }
+        if ((in >= 0 && ::dup2(in, 0) < 0) || (out >= 0 && ::dup2(out, 1) < 0) || (err >= 0 && ::dup2(err, 2) < 0))
+            return sys_error("set up the container's stdio");
+        return ok();
+    }
+    void restore() {
+        for (int fd = 0; fd < 3; ++fd)
+            if (saved_[fd]) ::dup2(saved_[fd].get(), fd);
+    }
+    int saved(int fd) const { return saved_[fd] ? saved_[fd].get() : fd; }
+
+private:
+    UniqueFd saved_[3];
+};
+
+struct Pipe {
+    UniqueFd read, write;
+    static Result<Pipe> make() {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) return sys_error("pipe");
+        return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+    }
+};
+
+// One run of PID 1 from this process with its stdout/stderr through `sink`: the runtime's
+// run (create + start + wait + delete). Returns the exit code; errors before PID 1 ran
+// become Docker's 125/126/127 with the message kept in `start_error`.
+struct RunOutcome {
+    int exit_code = 0;
+    std::optional<Error> start_error;
+};
+
+RunOutcome run_once(const Store& store, const std::string& id, bool tty, int stdin_fd, LogSink& sink,
+                    const std::function<void(pid_t)>& on_started) {
+    auto containers = container_store(store);
+    RunOutcome outcome;
+    auto out = Pipe::make();
+    auto err = Pipe::make();
+    if (!out || !err) {
+        outcome.start_error = out ? err.error() : out.error();
+        outcome.exit_code = 125;
+        return outcome;
+    }
+    StdioSwap stdio;
+    // With a terminal the runtime relays the pty to our stdout: that is the one stream.
+    auto swapped = stdio.swap(stdin_fd, out->write.get(), tty ? out->write.get() : err->write.get());
+    if (!swapped) {
+        stdio.restore();
+        outcome.start_error = swapped.error();
+        outcome.exit_code = 125;
+        return outcome;
+    }
+    out->write.reset();
+    err->write.reset();
+    std::thread pump([&] { pump_output(out->read.get(), err->read.get(), sink); });
+    runtime::CreateOptions options;
+    options.id = id;
+    options.bundle = containers.dir_of(id);
+    auto ran = runtime::run_container(runtime_options(store), options, false, on_started);
+    // Our copies of the pipes' write ends go; the pump ends when the container's do too.
+    stdio.restore();
+    pump.join();
+    if (!ran) {
+        outcome.start_error = ran.error();
+        outcome.exit_code = start_failure_code(ran.error());
+    } else {
+        outcome.exit_code = *ran;
+    }
+    return outcome;
+}
+
+void mark_running(state::ContainerStore& containers, const std::string& id, pid_t pid) {
+    (void)containers.update(id, [&](state::ContainerRecord& r) -> Status {
+        r.status = state::Status::running;
+        r.pid = pid;
+        r.pid_start_time = runtime::process_start_time(pid);
+        r.started = rfc3339_now();
+        r.finished.clear();
+        r.monitor_pid = ::getpid();
+        r.monitor_start_time = runtime::process_start_time(::getpid());
+        return ok();
+    });
+}
+
+void write_report(int& fd, const std::string& line) {
+    if (fd < 0) return;
+    (void)write_all(fd, line.data(), line.size());
+    ::close(fd);
+    fd = -1;
+}
+
+// Every fd but the ones we keep: the monitor must not hold the CLI's pipes open (a caller
+// reading our output would never see its end).
+void close_inherited_fds(int keep) {
+    for (int fd = 3; fd < 1024; ++fd)
+        if (fd != keep) ::close(fd);
+}
+
+}  // namespace
+
+state::ContainerStore container_store(const Store& store) { return state::ContainerStore(store.options.root); }
+
+Status validate_restart_policy(std::string_view policy, bool auto_remove) {
+    bool valid = policy == "no" || policy == "always" || policy == "unless-stopped" || policy == "on-failure";
+    if (!valid && policy.starts_with("on-failure:")) {
+        auto count = policy.substr(11);
+        valid = !count.empty() && std::all_of(count.begin(), count.end(), [](char c) { return c >= '0' && c <= '9'; });
+    }
+    if (!valid) return fail("invalid restart policy '" + std::string(policy) + "'");
+    if (auto_remove && policy != "no")
+        return fail("conflicting options: cannot specify both --restart and --rm");
+    return ok();
+}
+
+[[noreturn]] void monitor_main(const Store& store, const std::string& id, int report_fd) {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    ::prctl(PR_SET_NAME, "skiff-monitor");
+    close_inherited_fds(report_fd);
+    UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    ::dup2(devnull.get(), 0);
+    ::dup2(devnull.get(), 1);
+    ::dup2(devnull.get(), 2);
+    auto containers = container_store(store);
+    for (;;) {
+        auto record = containers.load(id);
+        if (!record) {
+            write_report(report_fd, "error " + record.error().message() + "\n");
+            ::_exit(1);
+        }
+        // A -t container reads a pipe we never close (not /dev/null, whose end of file the
+        // terminal would pass on as ^D and end a shell).
+        auto stdin_pipe = Pipe::make();
+        int stdin_fd = record->tty && stdin_pipe ? stdin_pipe->read.get() : devnull.get();
+        auto log = LogSink::open(containers.log_path_of(id));
+        if (!log) {
+            write_report(report_fd, "error " + log.error().message() + "\n");
+            record_exit(store, containers, id, 125, true);
+            ::_exit(1);
+        }
+        auto outcome = run_once(store, id, record->tty, stdin_fd, *log, [&](pid_t pid) {
+            mark_running(containers, id, pid);
+            write_report(report_fd, "ok " + std::to_string(pid) + "\n");
+        });
+        if (outcome.start_error) write_report(report_fd, "error " + outcome.start_error->message() + "\n");
+        auto latest = containers.load(id);
+        bool restart = latest && !outcome.start_error && wants_restart(*latest, outcome.exit_code);
+        record_exit(store, containers, id, outcome.exit_code, !restart);
+        if (!restart) break;
+        (void)containers.update(id, [](state::ContainerRecord& r) -> Status {
+            ++r.restart_count;
+            return ok();
+        });
+        // Docker's back-off: 100 ms doubling, so a crash loop does not spin.
+        int count = latest->restart_count;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100 << std::min(count, 8)));
+    }
+    remove_if_auto(store, id);
+    ::_exit(0);
+}
+
+Status start_detached(const Store& store, std::string_view container) {
+    auto containers = container_store(store);
+    SKIFF_TRY(found, containers.find(container));
+    SKIFF_TRY(record, reconcile(store, found));
+    if (record.status == state::Status::running || record.status == state::Status::paused) return ok();
+    SKIFF_CHECK(containers.update(record.id, [](state::ContainerRecord& r) -> Status {
+        r.config["manually_stopped"] = false;
+        return ok();
+    }));
+    SKIFF_CHECK(mount_container_rootfs(store, containers, record));
+    int report[2];
+    if (::pipe2(report, O_CLOEXEC) != 0) return sys_error("pipe");
+    UniqueFd report_read(report[0]);
+    pid_t child = ::fork();
+    if (child < 0) {
+        ::close(report[1]);
+        return sys_error("fork the monitor");
+    }
+    if (child == 0) {
+        // Double fork: the monitor is nobody's child but init's (or a subreaper's), in a
+        // session of its own, so the CLI can exit and a terminal hang-up does not reach it.
+        ::setsid();
+        pid_t monitor = ::fork();
+        if (monitor == 0) monitor_main(store, record.id, report[1]);
+        ::_exit(monitor < 0 ? 1 : 0);
+    }
+    ::close(report[1]);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    std::string line;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(report_read.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        line.append(buf, static_cast<size_t>(n));
+    }
+    while (!line.empty() && line.back() == '\n') line.pop_back();
+    if (line.starts_with("ok ")) return ok();
+    if (line.starts_with("error ")) {
+        Error e{0, line.substr(6)};
+        e.code = start_failure_code(e) == 127 ? ENOENT : (start_failure_code(e) == 126 ? EACCES : 0);
+        return std::unexpected(e);
+    }
+    return fail("the monitor of " + record.id.substr(0, 12) + " ended before the container started");
+}
+
+Result<int> start_attached(const Store& store, std::string_view container) {
+    auto containers = container_store(store);
+    SKIFF_TRY(found, containers.find(container));
+    SKIFF_TRY(record, reconcile(store, found));
+    if (record.status == state::Status::running || record.status == state::Status::paused)
+        return fail("container " + record.id.substr(0, 12) + " is already running");
+    SKIFF_CHECK(mount_container_rootfs(store, containers, record));
+    SKIFF_TRY(log, LogSink::open(containers.log_path_of(record.id)));
+    UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    int stdin_fd = record.interactive || record.tty ? -1 : devnull.get();
+    // Attached: the output goes to our terminal and to the log, as with docker run.
+    log.echo_to(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3), ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3));
+    auto outcome = run_once(store, record.id, record.tty, stdin_fd, log,
+                            [&](pid_t pid) { mark_running(containers, record.id, pid); });
+    record_exit(store, containers, record.id, outcome.exit_code, true);
+    remove_if_auto(store, record.id);
+    if (outcome.start_error) {
+        Error e = *outcome.start_error;
+        std::fprintf(stderr, "Error: %s\n", e.message().c_str());
+    }
+    return outcome.exit_code;
+}
+
+Result<state::ContainerRecord> reconcile(const Store& store, const state::ContainerRecord& record) {
+    auto containers = container_store(store);
+    bool live_status = record.status == state::Status::running || record.status == state::Status::paused;
+    if (!live_status) return record;
+    if (runtime::process_alive(record.pid, record.pid_start_time)) return record;
+    // PID 1 is gone. A live monitor records that itself in a moment; give it the chance.
+    if (runtime::process_alive(record.monitor_pid, record.monitor_start_time)) {
+        auto deadline = Clock::now() + std::chrono::seconds(5);
+        while (Clock::now() < deadline) {
+            SKIFF_TRY(latest, containers.load(record.id));
+            if (latest.status != state::Status::running && latest.status != state::Status::paused) return latest;
+            if (!runtime::process_alive(record.monitor_pid, record.monitor_start_time)) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
+    // Nobody is left to say how it ended (monitor killed, host restarted): Docker's 255.
+    (void)runtime::delete_container(runtime_options(store), record.id, true);
+    record_exit(store, containers, record.id, 255, true);
+    return containers.load(record.id);
+}
+
+Status kill_container(const Store& store, std::string_view container, std::string_view signal) {
+    auto containers = container_store(store);
+    SKIFF_TRY(found, containers.find(container));
+    SKIFF_TRY(record, reconcile(store, found));
+    if (record.status != state::Status::running && record.status != state::Status::paused)
+        return fail("cannot kill container: " + std::string(container) + ": container " + record.id.substr(0, 12) +
+                    " is not running");
+    SKIFF_TRY(sig, runtime::parse_signal(std::string(signal.empty() ? "SIGKILL" : signal)));
+    if (::kill(record.pid, sig) != 0) return sys_error("kill container " + record.id.substr(0, 12));
+    return ok();
+}
+
+namespace {
+
+// Until PID 1 is gone and the record says so (the monitor's bookkeeping done), or timeout.
+bool wait_stopped(const Store& store, const std::string& id, std::chrono::milliseconds timeout) {
+    auto containers = container_store(store);
+    auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+        auto record = containers.load(id);
+        if (!record) return true;  // removed (--rm)
+        if (record->status != state::Status::running && record->status != state::Status::paused) return true;
+        if (!runtime::process_alive(record->pid, record->pid_start_time)) {
+            auto settled = reconcile(store, *record);
+            if (settled && settled->status != state::Status::running) return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+}  // namespace
+
+Status stop_container(const Store& store, std::string_view container, int timeout) {
+    auto containers = container_store(store);
+    SKIFF_TRY(found, containers.find(container));
+    SKIFF_TRY(record, reconcile(store, found));
+    if (record.status != state::Status::running && record.status != state::Status::paused) return ok();
+    SKIFF_CHECK(containers.update(record.id, [](state::ContainerRecord& r) -> Status {
+        r.config["manually_stopped"] = true;
+        return ok();
+    }));
+    if (record.status == state::Status::paused) (void)runtime::resume_container(runtime_options(store), record.id);
+    if (timeout < 0) timeout = record.stop_timeout;
+    std::string signal = record.stop_signal.empty() ? "SIGTERM" : record.stop_signal;
+    SKIFF_TRY(sig, runtime::parse_signal(signal));
+    if (timeout > 0) {
+        ::kill(record.pid, sig);
+        if (wait_stopped(store, record.id, std::chrono::seconds(timeout))) return ok();
+    }
+    ::kill(record.pid, SIGKILL);
+    if (!wait_stopped(store, record.id, std::chrono::seconds(10)))
+        return fail("container " + record.id.substr(0, 12) + " did not stop after SIGKILL");
+    return ok();
+}
+
+Status remove_container(const Store& store, std::string_view container, bool force, bool volumes) {
+    auto containers = container_store(store);
+    SKIFF_TRY(found, containers.find(container));
+    SKIFF_TRY(record, reconcile(store, found));
+    if (record.status == state::Status::running || record.status == state::Status::paused) {
+        if (!force)
+            return fail("cannot remove container \"/" + record.name + "\": container is running: stop the container "
+                        "before removing or force remove");
+        SKIFF_CHECK(containers.update(record.id, [](state::ContainerRecord& r) -> Status {
+            r.config["manually_stopped"] = true;
+            r.auto_remove = false;  // we remove it here; the monitor must not race us
+            return ok();
+        }));
+        if (record.status == state::Status::paused) (void)runtime::resume_container(runtime_options(store), record.id);
+        ::kill(record.pid, SIGKILL);
+        if (!wait_stopped(store, record.id, std::chrono::seconds(10)))
+            return fail("container " + record.id.substr(0, 12) + " did not stop after SIGKILL");
+    }
+    (void)runtime::delete_container(runtime_options(store), record.id, true);
+    SKIFF_CHECK(unmount_rootfs(rootfs_of(containers, record.id)));
+    if (volumes) {
+        for (const auto& m : record.mounts) {
+            // Anonymous volumes are named by a 64-hex id; named ones outlive the container.
+            if (m.type == "volume" && m.volume_name.size() == 64)
+                (void)remove_tree(path_join(path_join(store.options.root, "volumes"), m.volume_name));
+        }
+    }
+    return containers.remove(record.id);
+}
+
+Result<ExecOutcome> exec_in_container(const Store& store, std::string_view container, const ExecRequest& request) {
+    auto containers = container_store(store);
+    SKIFF_TRY(found, containers.find(container));
+    SKIFF_TRY(record, reconcile(store, found));
+    if (record.status == state::Status::paused)
+        return fail("container " + record.id.substr(0, 12) + " is paused, unpause the container before exec");
+    if (record.status != state::Status::running)
+        return fail("container " + record.id.substr(0, 12) + " is not running");
+    if (request.command.empty()) return fail("exec: no command given");
+    runtime::ExecOptions options;
+    options.id = record.id;
+    options.args = request.command;
+    options.env = request.env;
+    options.cwd = request.workdir;
+    options.tty = request.tty;
+    options.detach = request.detach;
+    if (!request.user.empty()) {
+        // Names mean what the container's own /etc/passwd and /etc/group say.
+        SKIFF_TRY(user, resolve_user(rootfs_of(containers, record.id), request.user));
+        options.user = std::to_string(user.uid) + ":" + std::to_string(user.gid);
+        for (uint32_t gid : user.additional_gids) options.additional_gids.push_back(std::to_string(gid));
+    }
+    if (request.privileged) {
+        SKIFF_TRY(all, container_capabilities({"ALL"}, {}, true));
+        options.caps = all;
+    }
+    // A detached exec has no one to hand its output to: it goes nowhere, as with docker exec -d.
+    UniqueFd devnull;
+    std::optional<StdioSwap> swap;
+    if (request.detach || !request.interactive) {
+        devnull = UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+        swap.emplace();
+        SKIFF_CHECK(swap->swap(devnull.get(), request.detach ? devnull.get() : -1, request.detach ? devnull.get() : -1));
+    }
+    auto ran = runtime::exec_in_container(runtime_options(store), options);
+    if (swap) swap->restore();
+    if (!ran) {
+        int code = start_failure_code(ran.error());
+        if (code == 125) return std::unexpected(ran.error());
+        return ExecOutcome{code, ran.error()};
+    }
+    return ExecOutcome{*ran, std::nullopt};
+}
+
+Result<int> wait_container(const Store& store, std::string_view container) {
+    auto containers = container_store(store);
+    SKIFF_TRY(found, containers.find(container));
+    std::string id = found.id;
+    for (;;) {
+        SKIFF_TRY(record, containers.load(id));
+        SKIFF_TRY(settled, reconcile(store, record));
+        if (settled.status == state::Status::exited || settled.status == state::Status::dead) return settled.exit_code;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+}  // namespace skiff::engine

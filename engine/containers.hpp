@@ -1,0 +1,113 @@
+// The container commands of the engine: create/run/start/stop/kill/rm/ps/logs/wait/inspect.
+//
+// A container is a state/ record plus a directory <root>/containers/<id>/ holding
+// config.json (the OCI spec), upper/ and work/ (its overlay layer), rootfs/ (mounted on start,
+// unmounted when it stops) and container.log. PID 1 is launched by runtime/ in-process, with
+// the runtime's own state under <runroot>/runtime.
+//
+// Attached `run` needs no monitor: this process waits, relays signals (and the terminal with
+// -t), copies the output to the log as well, and returns the container's exit code. A
+// detached container is owned by a monitor (runtime/ code, started by start_detached): a
+// double-forked subreaper that launches PID 1, writes its output to the log with
+// timestamps, records the exit code and times, applies --rm and --restart, and ends when
+// the container is gone.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "engine/images.hpp"
+#include "engine/spec_builder.hpp"
+#include "engine/store.hpp"
+#include "state/container_store.hpp"
+
+namespace skiff::engine {
+
+struct RunRequest {
+    std::string image;  // as typed
+    std::string name;   // "" = generated
+    RunSpecOptions spec;
+    std::map<std::string, std::string> labels;  // --label, over the image's labels
+    bool detach = false;
+    bool auto_remove = false;           // --rm
+    std::string restart_policy = "no";  // no | on-failure[:N] | always | unless-stopped
+    int stop_timeout = 10;
+    std::string pull = "missing";       // missing | always | never
+    PullOptions pull_options;
+};
+
+// "no", "always", "unless-stopped", "on-failure", "on-failure:3"; anything else is Docker's
+// error "invalid restart policy ...". --rm with a restart policy is refused as in Docker.
+Status validate_restart_policy(std::string_view policy, bool auto_remove);
+
+// `create`: the record, directories and config.json; nothing runs. Pulls the image when
+// missing (messages go to `progress`).
+Result<state::ContainerRecord> create_container(const Store& store, const RunRequest& request, Progress& progress);
+
+// `start` of a created or stopped container, detached: returns once PID 1 runs (or with the
+// error that kept it from running, the container then recorded as exited with code 125-127).
+Status start_detached(const Store& store, std::string_view container);
+
+// Attached: runs the container in this process and returns its exit code (design.md
+// section 5: 125 the engine failed, 126 cannot invoke, 127 not found, else the container's).
+Result<int> start_attached(const Store& store, std::string_view container);
+
+// `stop`: the stop signal, then SIGKILL after `timeout` seconds (-1: the container's own).
+Status stop_container(const Store& store, std::string_view container, int timeout);
+Status kill_container(const Store& store, std::string_view container, std::string_view signal);
+// `rm`: refuses a running container unless force (then killed first). `volumes` removes the
+// anonymous volumes it created.
+Status remove_container(const Store& store, std::string_view container, bool force, bool volumes);
+struct ExecRequest {
+    std::vector<std::string> command;
+    std::vector<std::string> env;  // KEY=VALUE, over the container's
+    std::string workdir;
+    std::string user;              // name[:group] or uid[:gid], looked up in the container
+    bool tty = false, interactive = false, detach = false, privileged = false;
+};
+struct ExecOutcome {
+    int exit_code = 0;               // the process's (0 once started with detach), or 126/127
+    std::optional<Error> error;      // why the command could not be run (126, 127)
+};
+// `exec`: a new process in every namespace and the cgroup of a running container, with its
+// capabilities and seccomp filter. Errors are the engine's (125); a command that cannot be
+// run is an outcome with 126 or 127, as in Docker.
+Result<ExecOutcome> exec_in_container(const Store& store, std::string_view container, const ExecRequest& request);
+
+// `wait`: blocks until the container stops; its exit code.
+Result<int> wait_container(const Store& store, std::string_view container);
+
+// Brings a record in line with reality after crashes (a monitor killed with -9, a host
+// "reboot" that unmounted the runroot): PID 1 gone -> exited, rootfs unmounted, runtime state
+// deleted. ps, rm, start and stop call it before they act.
+Result<state::ContainerRecord> reconcile(const Store& store, const state::ContainerRecord& record);
+
+struct LogOptions {
+    bool follow = false;
+    bool timestamps = false;
+    std::optional<size_t> tail;       // last N lines
+    std::optional<long long> since;   // unix seconds
+    std::optional<long long> until;
+};
+// Writes the container's stdout lines to stdout and stderr lines to stderr.
+Status print_logs(const Store& store, std::string_view container, const LogOptions& options);
+
+// Docker's `container inspect` shape (Id, Created, Path, Args, State{Status, Running, Paused,
+// Restarting, OOMKilled, Dead, Pid, ExitCode, Error, StartedAt, FinishedAt}, Image, Name,
+// RestartCount, HostConfig{...}, Mounts, Config{...}).
+Result<nlohmann::json> inspect_container(const Store& store, std::string_view container);
+
+// The state/ store of this engine store.
+state::ContainerStore container_store(const Store& store);
+
+// Internal to the monitor: the process that owns a detached container. Runs in the
+// grandchild forked by start_detached; writes "ok <pid>\n" or "error <message>\n" to
+// report_fd once PID 1 runs or cannot. Never returns.
+[[noreturn]] void monitor_main(const Store& store, const std::string& id, int report_fd);
+
+}  // namespace skiff::engine
