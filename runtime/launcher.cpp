@@ -166,7 +166,7 @@ Result<Launched> launch_container(const LaunchRequest& req) {
     // Compile seccomp before cloning so a bad profile is reported by us, not the child.
     std::optional<SeccompFilter> filter;
     if (spec.linux && spec.linux->seccomp) {
-        auto built = build_seccomp_filter(*spec.linux->seccomp);
+        auto built = build_seccomp_filter(*spec.linux->seccomp, path_join(dirname_of(req.state_dir), ".seccomp-cache"));
         if (!built) return std::unexpected(built.error());
         filter.emplace(std::move(*built));
     }

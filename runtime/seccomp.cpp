@@ -1,8 +1,12 @@
 #include "runtime/seccomp.hpp"
 
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <array>
 #include <cctype>
@@ -12,7 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "common/digest.hpp"
 #include "common/fd.hpp"
+#include "common/fs.hpp"
 
 namespace skiff::runtime {
 
@@ -224,6 +230,14 @@ Result<std::string> SeccompFilter::export_pfc() const {
 }
 
 Result<int> SeccompFilter::load() {
+    if (!program_.empty() && !has_notify_) {
+        struct sock_fprog prog {};
+        prog.len = static_cast<unsigned short>(program_.size());
+        prog.filter = program_.data();
+        if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, kernel_flags_, &prog) != 0)
+            return sys_error("load seccomp filter");
+        return -1;
+    }
     if (!ctx_) return fail("seccomp: no filter");
     if (int rc = seccomp_load(ctx_); rc < 0) return sys_error(-rc, "load seccomp filter");
     if (!has_notify_) return -1;
@@ -233,7 +247,9 @@ Result<int> SeccompFilter::load() {
     return fd;
 }
 
-Result<SeccompFilter> build_seccomp_filter(const Seccomp& seccomp) {
+namespace {
+
+Result<SeccompFilter> build_with_libseccomp(const Seccomp& seccomp) {
     SKIFF_TRY(default_action,
               parse_action(seccomp.default_action, seccomp.default_errno_ret,
                            "linux.seccomp.defaultAction", "linux.seccomp.defaultErrnoRet"));
@@ -294,6 +310,74 @@ Result<SeccompFilter> build_seccomp_filter(const Seccomp& seccomp) {
 
     SeccompFilter filter(ctx.release());
     filter.set_has_notify(has_notify);
+    return filter;
+}
+
+// Everything that decides the program, in one string to hash.
+std::string cache_key(const Seccomp& seccomp) {
+    std::string k = "v1|" + seccomp.default_action + "|" +
+                    (seccomp.default_errno_ret ? std::to_string(*seccomp.default_errno_ret) : "-") + "|";
+    for (const auto& a : seccomp.architectures) k += a + ",";
+    k += "|";
+    for (const auto& f : seccomp.flags) k += f + ",";
+    for (const auto& sc : seccomp.syscalls) {
+        k += "|";
+        for (const auto& n : sc.names) k += n + ",";
+        k += ";" + sc.action + ";" + (sc.errno_ret ? std::to_string(*sc.errno_ret) : "-");
+        for (const auto& arg : sc.args)
+            k += ";" + std::to_string(arg.index) + ":" + std::to_string(arg.value) + ":" + std::to_string(arg.value_two) +
+                 ":" + arg.op;
+    }
+    const scmp_version* v = seccomp_version();
+    k += "|libseccomp " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro);
+    k += "|native " + std::to_string(seccomp_arch_native());
+    return k;
+}
+
+unsigned kernel_flags(const Seccomp& seccomp) {
+    unsigned flags = 0;
+    for (const auto& f : seccomp.flags) {
+        if (f == "SECCOMP_FILTER_FLAG_TSYNC") flags |= SECCOMP_FILTER_FLAG_TSYNC;
+        if (f == "SECCOMP_FILTER_FLAG_LOG") flags |= SECCOMP_FILTER_FLAG_LOG;
+        if (f == "SECCOMP_FILTER_FLAG_SPEC_ALLOW") flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+    }
+    return flags;
+}
+
+Result<std::vector<struct sock_filter>> export_program(const SeccompFilter& filter) {
+    UniqueFd fd(::memfd_create("skiff-seccomp-bpf", MFD_CLOEXEC));
+    if (!fd) return sys_error("memfd_create");
+    if (int rc = seccomp_export_bpf(filter.ctx(), fd.get()); rc < 0) return sys_error(-rc, "seccomp_export_bpf");
+    off_t size = ::lseek(fd.get(), 0, SEEK_END);
+    if (size <= 0 || size % static_cast<off_t>(sizeof(struct sock_filter)) != 0) return fail("seccomp_export_bpf: bad size");
+    std::vector<struct sock_filter> program(static_cast<size_t>(size) / sizeof(struct sock_filter));
+    if (::pread(fd.get(), program.data(), static_cast<size_t>(size), 0) != size) return sys_error("read seccomp bpf");
+    return program;
+}
+
+}  // namespace
+
+Result<SeccompFilter> build_seccomp_filter(const Seccomp& seccomp, const std::string& cache_dir) {
+    bool notify = !seccomp.listener_path.empty() || seccomp.default_action == "SCMP_ACT_NOTIFY";
+    for (const auto& sc : seccomp.syscalls) notify = notify || sc.action == "SCMP_ACT_NOTIFY";
+    if (cache_dir.empty() || notify) return build_with_libseccomp(seccomp);
+
+    std::string path = cache_dir + "/" + sha256_digest(cache_key(seccomp)).substr(7) + ".bpf";
+    if (auto cached = read_file_limited(path, 1u << 20);
+        cached && !cached->empty() && cached->size() % sizeof(struct sock_filter) == 0) {
+        std::vector<struct sock_filter> program(cached->size() / sizeof(struct sock_filter));
+        std::memcpy(program.data(), cached->data(), cached->size());
+        SeccompFilter filter;
+        filter.set_program(std::move(program), kernel_flags(seccomp));
+        return filter;
+    }
+    SKIFF_TRY(filter, build_with_libseccomp(seccomp));
+    SKIFF_TRY(program, export_program(filter));
+    // The cache is an optimisation: a failure to write it is no failure of the container.
+    if (mkdir_p(cache_dir, 0700))
+        (void)write_file_atomic(path, std::string(reinterpret_cast<const char*>(program.data()),
+                                                  program.size() * sizeof(struct sock_filter)), 0600);
+    filter.set_program(std::move(program), kernel_flags(seccomp));
     return filter;
 }
 
