@@ -687,9 +687,12 @@ EOF
     refused import "$FIX/rootfs.tar" Bad:Ref
     says "invalid reference format"
 
+    # Docker's words: `inspect` looks for any object, `image inspect` for an image.
     refused inspect no-such-image
-    same "$stderr" "Error: No such image: no-such-image"
+    same "$stderr" "Error: No such object: no-such-image"
     same "$output" "[]"
+    refused image inspect no-such-image
+    same "$stderr" "Error: No such image: no-such-image"
     # The images that exist are still shown.
     refused inspect --format '{{.Id}}' app:1 no-such-image
     [[ "$output" =~ ^sha256:[0-9a-f]{64}$ ]]
