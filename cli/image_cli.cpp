@@ -11,6 +11,7 @@
 
 #include "cli/container_cli.hpp"
 #include "cli/output.hpp"
+#include "cli/volume_cli.hpp"
 #include "common/fd.hpp"
 #include "common/fs.hpp"
 #include "common/go_template.hpp"
@@ -546,6 +547,7 @@ void add_image_commands(CLI::App& app, const GlobalOptions& globals, int& exit_c
     auto* system = app.add_subcommand("system", "manage the store");
     system->require_subcommand(1);
     add_system_check(system, globals, exit_code);
+    add_system_commands(system, globals, exit_code);
 }
 
 }  // namespace skiff::cli

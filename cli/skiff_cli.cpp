@@ -4,9 +4,11 @@
 #include <cstdio>
 
 #include "cli/container_cli.hpp"
+#include "cli/container_extra_cli.hpp"
 #include "cli/image_cli.hpp"
 #include "cli/output.hpp"
 #include "cli/runtime_cli.hpp"
+#include "cli/volume_cli.hpp"
 
 namespace skiff::cli {
 
@@ -27,7 +29,9 @@ int skiff_main(const std::string& program, std::vector<std::string> args) {
         ->envname("SKIFF_RUNROOT");
     int exit_code = 0;
     add_container_commands(app, globals, exit_code);
+    add_container_extra_commands(app, globals, exit_code);
     add_image_commands(app, globals, exit_code);
+    add_volume_commands(app, globals, exit_code);
     auto* runtime = app.add_subcommand("runtime", "the OCI runtime (runc-compatible), as `skiff-runtime`");
     runtime->prefix_command();
     auto* version = app.add_subcommand("version", "print the version");

@@ -8,6 +8,7 @@
 #include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "engine/containers.hpp"
+#include "engine/volumes.hpp"
 #include "overlay/container_rootfs.hpp"
 
 namespace skiff::engine {
@@ -24,26 +25,6 @@ Result<image::ImageRecord> image_for_run(const Store& store, const RunRequest& r
         std::fprintf(stderr, "Unable to find image '%s' locally\n", ref.familiar().c_str());
     SKIFF_TRY(pulled, pull_image(store, ref, request.pull_options, progress));
     return pulled.record;
-}
-
-// Named volumes live in <root>/volumes/<name>/_data; an anonymous one gets a random name.
-Result<std::string> volume_path(const Store& store, std::string& name) {
-    if (name.empty()) {
-        FILE* random = std::fopen("/dev/urandom", "rb");
-        if (!random) return sys_error("open /dev/urandom");
-        unsigned char bytes[32];
-        size_t n = std::fread(bytes, 1, sizeof bytes, random);
-        std::fclose(random);
-        if (n != sizeof bytes) return fail("read /dev/urandom");
-        static const char* hex = "0123456789abcdef";
-        for (unsigned char b : bytes) {
-            name += hex[b >> 4];
-            name += hex[b & 15];
-        }
-    }
-    std::string data = path_join(path_join(path_join(store.options.root, "volumes"), name), "_data");
-    SKIFF_CHECK(mkdir_p(data, 0755));
-    return data;
 }
 
 }  // namespace
@@ -87,7 +68,7 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
             if (volume.type == "volume") {
                 // build_spec wants the volume's directory, not its name.
                 std::string name = volume.source;
-                SKIFF_TRY(path, volume_path(store, name));
+                SKIFF_TRY(path, ensure_volume(store, name));
                 volume.source = path;
                 m.volume_name = name;
             }
@@ -100,7 +81,7 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
                                        [&](const VolumeMount& v) { return v.destination == path; });
             if (covered) continue;
             std::string name;
-            SKIFF_TRY(source, volume_path(store, name));
+            SKIFF_TRY(source, ensure_volume(store, name));
             VolumeMount v;
             v.type = "volume";
             v.source = source;

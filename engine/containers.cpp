@@ -18,6 +18,7 @@
 #include "common/fd.hpp"
 #include "common/fs.hpp"
 #include "engine/container_log.hpp"
+#include "engine/volumes.hpp"
 #include "overlay/container_rootfs.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/state_store.hpp"
@@ -444,14 +445,20 @@ Status remove_container(const Store& store, std::string_view container, bool for
     }
     (void)runtime::delete_container(runtime_options(store), record.id, true);
     SKIFF_CHECK(unmount_rootfs(rootfs_of(containers, record.id)));
+    SKIFF_CHECK(containers.remove(record.id));
     if (volumes) {
+        // Anonymous volumes go with their container (named ones outlive it), unless another
+        // container still mounts them.
+        auto users = volume_users(store);
         for (const auto& m : record.mounts) {
-            // Anonymous volumes are named by a 64-hex id; named ones outlive the container.
-            if (m.type == "volume" && m.volume_name.size() == 64)
-                (void)remove_tree(path_join(path_join(store.options.root, "volumes"), m.volume_name));
+            if (m.type != "volume") continue;
+            auto volume = find_volume(store, m.volume_name);
+            if (!volume || !volume->anonymous) continue;
+            if (auto it = users.find(m.volume_name); it != users.end() && !it->second.empty()) continue;
+            (void)remove_volume(store, m.volume_name);
         }
     }
-    return containers.remove(record.id);
+    return ok();
 }
 
 Result<ExecOutcome> exec_in_container(const Store& store, std::string_view container, const ExecRequest& request) {

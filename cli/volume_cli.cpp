@@ -1,0 +1,401 @@
+#include "cli/volume_cli.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "cli/output.hpp"
+#include "common/go_template.hpp"
+#include "common/progress.hpp"
+#include "engine/system.hpp"
+#include "engine/volumes.hpp"
+
+namespace skiff::cli {
+namespace {
+
+// Each command's body returns a Status; errors become one line and exit 125.
+template <typename Body>
+void on_run(CLI::App* cmd, int& exit_code, Body body) {
+    cmd->callback([&exit_code, body] {
+        Status done = body();
+        exit_code = done ? 0 : report(done.error());
+    });
+}
+
+// Docker's prompt for destructive commands; anything but y/yes is "no".
+bool confirmed(const std::string& warning) {
+    std::fprintf(stderr, "%s\nAre you sure you want to continue? [y/N] ", warning.c_str());
+    std::string answer;
+    if (!std::getline(std::cin, answer)) return false;
+    return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+// go-units HumanSize (four significant digits), what `system df` and the prune totals print
+// ("16.43MB"); listings use human_bytes' three.
+std::string human_size(int64_t bytes) {
+    static const char* const kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+    double size = static_cast<double>(bytes);
+    size_t unit = 0;
+    while (size >= 1000.0 && unit + 1 < std::size(kUnits)) {
+        size /= 1000.0;
+        ++unit;
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.4g%s", size, kUnits[unit]);
+    return buf;
+}
+
+// "1.2MB (45%)"; just the size when there is nothing at all (Docker's form).
+std::string reclaimable_text(int64_t reclaimable, int64_t total) {
+    if (total <= 0) return human_size(reclaimable);
+    return human_size(reclaimable) + " (" + std::to_string(reclaimable * 100 / total) + "%)";
+}
+
+std::string labels_text(const std::map<std::string, std::string>& labels) {
+    std::string out;
+    for (const auto& [k, v] : labels) out += (out.empty() ? "" : ",") + k + "=" + v;
+    return out;
+}
+
+std::string command_text(const state::ContainerRecord& r) {
+    std::string joined;
+    for (const auto& a : r.command) joined += (joined.empty() ? "" : " ") + a;
+    return "\"" + ellipsis(joined, 20) + "\"";
+}
+
+std::string status_text(const state::ContainerRecord& r) {
+    auto since = [](const std::string& t) {
+        std::string ago = time_ago(t);
+        return ago.ends_with(" ago") ? ago.substr(0, ago.size() - 4) : ago;
+    };
+    switch (r.status) {
+    case state::Status::created: return "Created";
+    case state::Status::running: return "Up " + since(r.started);
+    case state::Status::paused: return "Up " + since(r.started) + " (Paused)";
+    case state::Status::exited: return "Exited (" + std::to_string(r.exit_code) + ") " + time_ago(r.finished);
+    case state::Status::dead: return "Dead";
+    case state::Status::removing: return "Removal In Progress";
+    }
+    return "";
+}
+
+// --- volume --------------------------------------------------------------------------------
+
+void add_volume_create(CLI::App* volume, const GlobalOptions& globals, int& exit_code) {
+    auto* cmd = volume->add_subcommand("create", "create a volume");
+    struct Flags {
+        std::string name, driver = "local", name_flag;
+        std::vector<std::string> labels, opts;
+    };
+    auto f = std::make_shared<Flags>();
+    cmd->add_option("-d,--driver", f->driver, "volume driver (only \"local\")");
+    cmd->add_option("--label", f->labels, "KEY=VALUE metadata")
+        ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("-o,--opt", f->opts, "driver options (none are supported)")
+        ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--name", f->name_flag, "volume name");
+    cmd->add_option("NAME", f->name, "volume name (default: a random one)");
+    on_run(cmd, exit_code, [f, &globals]() -> Status {
+        if (f->driver != "local")
+            return fail("create: volume driver \"" + f->driver + "\" is not supported (only \"local\")");
+        // The local driver's options mount a device or tmpfs; skiff has no such volumes yet.
+        if (!f->opts.empty()) return fail("create: volume options are not supported");
+        if (!f->name.empty() && !f->name_flag.empty() && f->name != f->name_flag)
+            return fail("conflicting options: either specify --name or provide positional arg, not both");
+        std::map<std::string, std::string> labels;
+        for (const auto& l : f->labels) {
+            auto eq = l.find('=');
+            labels[l.substr(0, eq)] = eq == std::string::npos ? "" : l.substr(eq + 1);
+        }
+        auto store = open_store(globals);
+        SKIFF_CHECK(store.prepare());
+        SKIFF_TRY(created, engine::create_volume(store, f->name.empty() ? f->name_flag : f->name, labels));
+        std::printf("%s\n", created.name.c_str());
+        return ok();
+    });
+}
+
+void add_volume_ls(CLI::App* volume, const GlobalOptions& globals, int& exit_code) {
+    auto* cmd = volume->add_subcommand("ls", "list volumes");
+    cmd->alias("list");
+    struct Flags {
+        bool quiet = false;
+        std::vector<std::string> filters;
+        std::string format;
+    };
+    auto f = std::make_shared<Flags>();
+    cmd->add_flag("-q,--quiet", f->quiet, "only volume names");
+    cmd->add_option("-f,--filter", f->filters, "dangling=true|false, name=, label=KEY[=VALUE], driver=")
+        ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--format", f->format, "Go template, 'table TEMPLATE' or 'json'");
+    on_run(cmd, exit_code, [f, &globals]() -> Status {
+        engine::VolumeFilters filters;
+        for (const auto& text : f->filters) SKIFF_CHECK(engine::add_volume_filter(filters, text));
+        auto store = open_store(globals);
+        SKIFF_TRY(volumes, engine::list_volumes(store));
+        auto users = engine::volume_users(store);
+        std::vector<nlohmann::json> objects;
+        std::vector<std::vector<std::string>> rows{{"DRIVER", "VOLUME NAME"}};
+        for (const auto& v : volumes) {
+            if (!engine::volume_matches(v, users.contains(v.name), filters)) continue;
+            if (f->quiet) {
+                std::printf("%s\n", v.name.c_str());
+                continue;
+            }
+            objects.push_back({{"Driver", v.driver}, {"Name", v.name}, {"Mountpoint", v.mountpoint},
+                               {"Labels", labels_text(v.labels)}, {"Scope", v.scope}, {"CreatedAt", v.created_at},
+                               {"Links", "N/A"}, {"Size", "N/A"}});
+            rows.push_back({v.driver, v.name});
+        }
+        if (f->quiet) return ok();
+        return print_rows(f->format, objects, rows, {{"Name", "VOLUME NAME"}});
+    });
+}
+
+void add_volume_inspect(CLI::App* volume, const GlobalOptions& globals, int& exit_code) {
+    auto* cmd = volume->add_subcommand("inspect", "show volumes in Docker's JSON form");
+    auto format = std::make_shared<std::string>();
+    auto names = std::make_shared<std::vector<std::string>>();
+    cmd->add_option("-f,--format", *format, "Go template applied to each volume");
+    cmd->add_option("NAME", *names, "volumes")->required();
+    on_run(cmd, exit_code, [=, &globals]() -> Status {
+        auto store = open_store(globals);
+        std::optional<GoTemplate> tmpl;
+        if (!format->empty()) {
+            SKIFF_TRY(t, GoTemplate::parse(*format));
+            tmpl = std::move(t);
+        }
+        // Like Docker: what was found is printed, then the first failure.
+        nlohmann::json all = nlohmann::json::array();
+        std::optional<Error> first_error;
+        for (const auto& n : *names) {
+            auto found = engine::find_volume(store, n);
+            if (!found) {
+                if (!first_error) first_error = found.error();
+                continue;
+            }
+            all.push_back(engine::volume_json(*found));
+        }
+        if (tmpl) {
+            for (const auto& item : all) {
+                SKIFF_TRY(line, tmpl->render(item));
+                std::printf("%s\n", line.c_str());
+            }
+        } else {
+            std::printf("%s\n", all.dump(4).c_str());
+        }
+        if (first_error) return std::unexpected(*first_error);
+        return ok();
+    });
+}
+
+void add_volume_rm(CLI::App* volume, const GlobalOptions& globals, int& exit_code) {
+    auto* cmd = volume->add_subcommand("rm", "remove volumes");
+    cmd->alias("remove");
+    auto force = std::make_shared<bool>(false);
+    auto names = std::make_shared<std::vector<std::string>>();
+    cmd->add_flag("-f,--force", *force, "no error for volumes that do not exist");
+    cmd->add_option("NAME", *names, "volumes")->required();
+    cmd->callback([=, &globals, &exit_code] {
+        auto store = open_store(globals);
+        exit_code = 0;
+        // Every volume is tried; one failure makes the command fail (as rmi).
+        for (const auto& n : *names) {
+            auto removed = engine::remove_volume(store, n);
+            if (removed) {
+                std::printf("%s\n", n.c_str());
+            } else if (!(*force && removed.error().code == ENOENT)) {
+                exit_code = report(removed.error());
+            }
+        }
+    });
+}
+
+void print_volume_prune(const engine::VolumePruneReport& report) {
+    if (report.deleted.empty()) return;
+    std::printf("Deleted Volumes:\n");
+    for (const auto& name : report.deleted) std::printf("%s\n", name.c_str());
+    std::printf("\n");
+}
+
+void add_volume_prune(CLI::App* volume, const GlobalOptions& globals, int& exit_code) {
+    auto* cmd = volume->add_subcommand("prune", "remove unused volumes");
+    auto all = std::make_shared<bool>(false);
+    auto force = std::make_shared<bool>(false);
+    cmd->add_flag("-a,--all", *all, "every unused volume, not only anonymous ones");
+    cmd->add_flag("-f,--force", *force, "do not ask for confirmation");
+    on_run(cmd, exit_code, [=, &globals]() -> Status {
+        std::string warning =
+            *all ? "WARNING! This will remove all local volumes not used by at least one container."
+                 : "WARNING! This will remove anonymous local volumes not used by at least one container.";
+        if (!*force && !confirmed(warning)) return ok();
+        SKIFF_TRY(report, engine::prune_volumes(open_store(globals), *all));
+        print_volume_prune(report);
+        std::printf("Total reclaimed space: %s\n", human_size(report.reclaimed).c_str());
+        return ok();
+    });
+}
+
+// --- container prune -----------------------------------------------------------------------
+
+void print_container_prune(const engine::ContainerPruneReport& report) {
+    for (const auto& e : report.failures) std::fprintf(stderr, "Warning: %s\n", e.message().c_str());
+    if (report.deleted.empty()) return;
+    std::printf("Deleted Containers:\n");
+    for (const auto& id : report.deleted) std::printf("%s\n", id.c_str());
+    std::printf("\n");
+}
+
+void add_container_prune(CLI::App* container, const GlobalOptions& globals, int& exit_code) {
+    auto* cmd = container->add_subcommand("prune", "remove all stopped containers");
+    auto force = std::make_shared<bool>(false);
+    cmd->add_flag("-f,--force", *force, "do not ask for confirmation");
+    on_run(cmd, exit_code, [=, &globals]() -> Status {
+        if (!*force && !confirmed("WARNING! This will remove all stopped containers.")) return ok();
+        SKIFF_TRY(report, engine::prune_containers(open_store(globals)));
+        print_container_prune(report);
+        std::printf("Total reclaimed space: %s\n", human_size(report.reclaimed).c_str());
+        return ok();
+    });
+}
+
+// --- system --------------------------------------------------------------------------------
+
+void print_df_verbose(const engine::DiskUsage& usage) {
+    std::vector<std::vector<std::string>> rows{
+        {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"}};
+    for (const auto& i : usage.images)
+        rows.push_back({i.repository, i.tag, short_id(i.record.id), time_ago(i.record.created), human_bytes(i.size),
+                        human_bytes(i.shared_size), human_bytes(i.size - i.shared_size), std::to_string(i.containers)});
+    std::printf("Images space usage:\n\n%s\n", align_columns(rows).c_str());
+
+    rows = {{"CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"}};
+    for (const auto& c : usage.containers)
+        rows.push_back({c.record.id.substr(0, 12), c.record.image, command_text(c.record), std::to_string(c.volumes),
+                        human_bytes(c.size), time_ago(c.record.created), status_text(c.record), c.record.name});
+    std::printf("Containers space usage:\n\n%s\n", align_columns(rows).c_str());
+
+    rows = {{"VOLUME NAME", "LINKS", "SIZE"}};
+    for (const auto& v : usage.volumes)
+        rows.push_back({v.volume.name, std::to_string(v.links), human_size(v.size)});
+    std::printf("Local Volumes space usage:\n\n%s\n", align_columns(rows).c_str());
+
+    // No builder yet: Docker's empty section.
+    std::printf("Build cache usage: 0B\n\n%s",
+                align_columns({{"CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"}}).c_str());
+}
+
+void add_system_df(CLI::App* system, const GlobalOptions& globals, int& exit_code) {
+    auto* cmd = system->add_subcommand("df", "show the disk space the store uses");
+    auto verbose = std::make_shared<bool>(false);
+    auto format = std::make_shared<std::string>();
+    cmd->add_flag("-v,--verbose", *verbose, "every image, container and volume");
+    cmd->add_option("--format", *format, "Go template, 'table TEMPLATE' or 'json'");
+    on_run(cmd, exit_code, [=, &globals]() -> Status {
+        SKIFF_TRY(usage, engine::disk_usage(open_store(globals)));
+        if (*verbose) {
+            print_df_verbose(usage);
+            return ok();
+        }
+        int64_t containers_size = 0, containers_reclaimable = 0;
+        int running = 0;
+        for (const auto& c : usage.containers) {
+            containers_size += c.size;
+            if (engine::is_stopped(c.record)) containers_reclaimable += c.size;
+            else ++running;
+        }
+        int64_t volumes_size = 0, volumes_reclaimable = 0;
+        int volumes_active = 0;
+        for (const auto& v : usage.volumes) {
+            volumes_size += v.size;
+            if (v.links > 0) ++volumes_active;
+            else volumes_reclaimable += v.size;
+        }
+        struct Line {
+            std::string type;
+            size_t total;
+            int active;
+            int64_t size;
+            std::string reclaimable;
+        };
+        std::vector<Line> lines{
+            {"Images", usage.images.size(), usage.active_images, usage.images_size,
+             reclaimable_text(usage.images_reclaimable, usage.images_size)},
+            {"Containers", usage.containers.size(), running, containers_size,
+             reclaimable_text(containers_reclaimable, containers_size)},
+            {"Local Volumes", usage.volumes.size(), volumes_active, volumes_size,
+             reclaimable_text(volumes_reclaimable, volumes_size)},
+            {"Build Cache", 0, 0, 0, "0B"},
+        };
+        std::vector<nlohmann::json> objects;
+        std::vector<std::vector<std::string>> rows{{"TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"}};
+        for (const auto& l : lines) {
+            objects.push_back({{"Type", l.type}, {"TotalCount", std::to_string(l.total)},
+                               {"Active", std::to_string(l.active)}, {"Size", human_size(l.size)},
+                               {"Reclaimable", l.reclaimable}});
+            rows.push_back(
+                {l.type, std::to_string(l.total), std::to_string(l.active), human_size(l.size), l.reclaimable});
+        }
+        return print_rows(*format, objects, rows, {{"TotalCount", "TOTAL"}});
+    });
+}
+
+void add_system_prune(CLI::App* system, const GlobalOptions& globals, int& exit_code) {
+    auto* cmd = system->add_subcommand("prune", "remove stopped containers, unused images and (optionally) volumes");
+    struct Flags {
+        bool all = false, force = false, volumes = false;
+    };
+    auto f = std::make_shared<Flags>();
+    cmd->add_flag("-a,--all", f->all, "every unused image, not only dangling ones");
+    cmd->add_flag("-f,--force", f->force, "do not ask for confirmation");
+    cmd->add_flag("--volumes", f->volumes, "anonymous volumes no container uses too");
+    on_run(cmd, exit_code, [f, &globals]() -> Status {
+        // Docker's text, less the networks and build cache skiff does not have.
+        std::string warning = "WARNING! This will remove:\n  - all stopped containers";
+        if (f->volumes) warning += "\n  - all anonymous volumes not used by at least one container";
+        warning += f->all ? "\n  - all images without at least one container associated to them"
+                          : "\n  - all dangling images";
+        warning += "\n";
+        if (!f->force && !confirmed(warning)) return ok();
+        SKIFF_TRY(report, engine::prune_system(open_store(globals), f->all, f->volumes));
+        print_container_prune(report.containers);
+        print_volume_prune(report.volumes);
+        if (!report.images.untagged.empty() || !report.images.deleted.empty()) {
+            std::printf("Deleted Images:\n");
+            for (const auto& u : report.images.untagged) std::printf("untagged: %s\n", u.c_str());
+            for (const auto& d : report.images.deleted) std::printf("deleted: %s\n", d.c_str());
+            std::printf("\n");
+        }
+        std::printf("Total reclaimed space: %s\n", human_size(report.reclaimed()).c_str());
+        return ok();
+    });
+}
+
+}  // namespace
+
+void add_volume_commands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
+    auto* volume = app.add_subcommand("volume", "manage volumes");
+    volume->require_subcommand(1);
+    add_volume_create(volume, globals, exit_code);
+    add_volume_ls(volume, globals, exit_code);
+    add_volume_inspect(volume, globals, exit_code);
+    add_volume_rm(volume, globals, exit_code);
+    add_volume_prune(volume, globals, exit_code);
+
+    // Joins a `container` group registered before this one, should another file make one.
+    CLI::App* container = nullptr;
+    for (auto* sub : app.get_subcommands([](CLI::App* a) { return a->get_name() == "container"; })) container = sub;
+    if (!container) {
+        container = app.add_subcommand("container", "manage containers");
+        container->require_subcommand(1);
+    }
+    add_container_prune(container, globals, exit_code);
+}
+
+void add_system_commands(CLI::App* system, const GlobalOptions& globals, int& exit_code) {
+    add_system_df(system, globals, exit_code);
+    add_system_prune(system, globals, exit_code);
+}
+
+}  // namespace skiff::cli
