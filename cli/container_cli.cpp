@@ -69,7 +69,7 @@ struct RunFlags {
     std::vector<std::string> env, env_files, volumes, mounts, tmpfs, cap_add, cap_drop, security_opts, labels, ulimits;
 
     void add_to(CLI::App* cmd, bool with_detach) {
-        auto one = [](CLI::Option* o) { return o->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll); };
+        auto one = [](CLI::Option* o) { return o->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll); };
         // -h is --hostname here, as in Docker; help stays --help.
         cmd->set_help_flag("--help", "Print this help message and exit");
         if (with_detach) cmd->add_flag("-d,--detach", detach, "run in the background and print the container id");
@@ -428,7 +428,7 @@ void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& ex
         cmd->add_flag("-l,--latest", f->latest, "the latest created container");
         cmd->add_option("-n,--last", f->last, "the last N created containers");
         cmd->add_option("-f,--filter", f->filters, "id=, name=, label=, status=, exited=, ancestor=, before=, since=")
-            ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+            ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
         cmd->add_option("--format", f->format, "Go template, 'table TEMPLATE' or 'json'");
         on_run(cmd, exit_code, [&globals, f] {
             return ps(globals, f->all, f->quiet, f->no_trunc, f->size, f->last, f->latest, f->filters, f->format);
@@ -501,7 +501,7 @@ void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& ex
         cmd->add_flag("-t,--tty", f->tty, "allocate a terminal");
         cmd->add_flag("-d,--detach", f->detach, "run it in the background");
         cmd->add_flag("--privileged", f->privileged, "every capability for this process");
-        cmd->add_option("-e,--env", f->env, "KEY=VALUE")->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+        cmd->add_option("-e,--env", f->env, "KEY=VALUE")->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
         cmd->add_option("-w,--workdir", f->workdir, "working directory");
         cmd->add_option("-u,--user", f->user, "user[:group] (names from the container's /etc/passwd)");
         cmd->prefix_command();
