@@ -314,7 +314,17 @@ Status unpause_container(const Store& store, std::string_view container) {
 Status restart_container(const Store& store, std::string_view container, int timeout) {
     auto containers = container_store(store);
     SKIFF_TRY(record, containers.find(container));
-    SKIFF_CHECK(stop_container(store, record.id, timeout));
+    // Marked so the monitor of a --rm container keeps it for the start that follows.
+    SKIFF_CHECK(containers.update(record.id, [](state::ContainerRecord& r) -> Status {
+        r.config["restarting"] = true;
+        return ok();
+    }));
+    auto stopped = stop_container(store, record.id, timeout);
+    (void)containers.update(record.id, [](state::ContainerRecord& r) -> Status {
+        if (r.config.is_object()) r.config.erase("restarting");
+        return ok();
+    });
+    SKIFF_CHECK(stopped);
     return start_detached(store, record.id);
 }
 

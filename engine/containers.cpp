@@ -78,7 +78,7 @@ int start_failure_code(const Error& error) {
 }
 
 bool wants_restart(const state::ContainerRecord& record, int exit_code) {
-    if (record.config.value("manually_stopped", false)) return false;
+    if ((record.config.is_object() && record.config.value("manually_stopped", false))) return false;
     const std::string& policy = record.restart_policy;
     if (policy == "always" || policy == "unless-stopped") return true;
     if (policy.starts_with("on-failure")) {
@@ -108,7 +108,9 @@ void record_exit(const Store& store, state::ContainerStore& containers, const st
 void remove_if_auto(const Store& store, const std::string& id) {
     auto containers = container_store(store);
     auto record = containers.load(id);
-    if (record && record->auto_remove) (void)remove_container(store, id, true, true);
+    // A restart stops a --rm container without removing it, as Docker does.
+    if (record && record->auto_remove && !(record->config.is_object() && record->config.value("restarting", false)))
+        (void)remove_container(store, id, true, true);
 }
 
 // Sets fds 0/1/2 for a container run from this process and puts them back afterwards.
