@@ -12,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "common/clock.hpp"
@@ -173,14 +174,21 @@ RunOutcome run_once(const Store& store, const std::string& id, bool tty, int std
     }
     out->write.reset();
     err->write.reset();
-    std::thread pump([&] { pump_output(out->read.get(), err->read.get(), sink); });
+    // The pump thread starts only once PID 1 runs: the runtime clones the container's process
+    // with a raw clone3, which (unlike fork) takes no care of locks another thread holds, so
+    // a thread inside malloc at that moment would leave the child waiting on it for ever.
+    std::optional<std::thread> pump;
+    auto started = [&](pid_t pid) {
+        pump.emplace([&] { pump_output(out->read.get(), err->read.get(), sink); });
+        if (on_started) on_started(pid);
+    };
     runtime::CreateOptions options;
     options.id = id;
     options.bundle = containers.dir_of(id);
-    auto ran = runtime::run_container(runtime_options(store), options, false, on_started);
+    auto ran = runtime::run_container(runtime_options(store), options, false, started);
     // Our copies of the pipes' write ends go; the pump ends when the container's do too.
     stdio.restore();
-    pump.join();
+    if (pump) pump->join();
     if (!ran) {
         outcome.start_error = ran.error();
         outcome.exit_code = start_failure_code(ran.error());
