@@ -17,47 +17,6 @@
 namespace skiff::cli {
 namespace {
 
-// Docker's units.HumanDuration without " ago", for "Up 5 seconds".
-std::string human_duration(long long seconds) {
-    auto plural = [](long long n, const char* unit) { return std::to_string(n) + " " + unit + (n == 1 ? "" : "s"); };
-    long long minutes = seconds / 60, hours = seconds / 3600;
-    if (seconds < 1) return "Less than a second";
-    if (seconds == 1) return "1 second";
-    if (seconds < 60) return plural(seconds, "second");
-    if (minutes == 1) return "About a minute";
-    if (minutes < 60) return plural(minutes, "minute");
-    if (hours == 1) return "About an hour";
-    if (hours < 48) return plural(hours, "hour");
-    if (hours < 24 * 7 * 2) return plural(hours / 24, "day");
-    if (hours < 24 * 30 * 2) return plural(hours / 24 / 7, "week");
-    if (hours < 24 * 365 * 2) return plural(hours / 24 / 30, "month");
-    return plural(hours / 24 / 365, "year");
-}
-
-long long seconds_since(const std::string& rfc3339) {
-    long long t = parse_rfc3339(rfc3339);
-    return t < 0 ? 0 : static_cast<long long>(std::time(nullptr)) - t;
-}
-
-std::string status_text(const state::ContainerRecord& r) {
-    switch (r.status) {
-    case state::Status::created: return "Created";
-    case state::Status::running: return "Up " + human_duration(seconds_since(r.started));
-    case state::Status::paused: return "Up " + human_duration(seconds_since(r.started)) + " (Paused)";
-    case state::Status::exited:
-        return "Exited (" + std::to_string(r.exit_code) + ") " + human_duration(seconds_since(r.finished)) + " ago";
-    case state::Status::dead: return "Dead";
-    case state::Status::removing: return "Removal In Progress";
-    }
-    return "";
-}
-
-std::string command_text(const state::ContainerRecord& r, bool no_trunc) {
-    std::string joined;
-    for (const auto& a : r.command) joined += (joined.empty() ? "" : " ") + a;
-    return "\"" + (no_trunc ? joined : ellipsis(joined, 20)) + "\"";
-}
-
 // Flags of `run` and `create`, Docker's names.
 struct RunFlags {
     bool detach = false, interactive = false, tty = false, remove = false, read_only = false, privileged = false;
@@ -312,11 +271,11 @@ int ps(const GlobalOptions& globals, bool all, bool quiet, bool no_trunc, bool s
         }
         std::string ports;
         for (const auto& p : r.ports) ports += (ports.empty() ? "" : ", ") + p;
-        objects.push_back({{"ID", id}, {"Image", r.image}, {"Command", command_text(r, no_trunc)},
-                           {"CreatedAt", r.created}, {"RunningFor", created}, {"Status", status_text(r)},
+        objects.push_back({{"ID", id}, {"Image", r.image}, {"Command", container_command_text(r, no_trunc)},
+                           {"CreatedAt", r.created}, {"RunningFor", created}, {"Status", container_status_text(r)},
                            {"State", state::to_string(r.status)}, {"Ports", ports}, {"Names", r.name},
                            {"Labels", r.labels}, {"Size", sz}, {"Mounts", ""}, {"Networks", r.network_mode}});
-        std::vector<std::string> row{id, r.image, command_text(r, no_trunc), created, status_text(r), ports, r.name};
+        std::vector<std::string> row{id, r.image, container_command_text(r, no_trunc), created, container_status_text(r), ports, r.name};
         if (size) row.push_back(sz);
         table.push_back(row);
     }
@@ -326,24 +285,26 @@ int ps(const GlobalOptions& globals, bool all, bool quiet, bool no_trunc, bool s
     return printed ? 0 : report(printed.error());
 }
 
-template <typename Body>
-void on_run(CLI::App* cmd, int& exit_code, Body body) {
-    cmd->callback([&exit_code, body] { exit_code = body(); });
-}
-
-// Several containers, each tried; the name printed for each success, as Docker does.
-template <typename Action>
-int each_container(const std::vector<std::string>& names, Action action) {
-    int code = 0;
-    for (const auto& n : names) {
-        Status done = action(n);
-        if (done) std::printf("%s\n", n.c_str());
-        else code = report(done.error());
-    }
-    return code;
-}
-
 }  // namespace
+
+std::string container_status_text(const state::ContainerRecord& r) {
+    switch (r.status) {
+    case state::Status::created: return "Created";
+    case state::Status::running: return "Up " + human_duration(seconds_since(r.started));
+    case state::Status::paused: return "Up " + human_duration(seconds_since(r.started)) + " (Paused)";
+    case state::Status::exited:
+        return "Exited (" + std::to_string(r.exit_code) + ") " + human_duration(seconds_since(r.finished)) + " ago";
+    case state::Status::dead: return "Dead";
+    case state::Status::removing: return "Removal In Progress";
+    }
+    return "";
+}
+
+std::string container_command_text(const state::ContainerRecord& r, bool no_trunc) {
+    std::string joined;
+    for (const auto& a : r.command) joined += (joined.empty() ? "" : " ") + a;
+    return "\"" + (no_trunc ? joined : ellipsis(joined, 20)) + "\"";
+}
 
 void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
     for (const char* verb : {"run", "create"}) {

@@ -21,23 +21,6 @@
 namespace skiff::cli {
 namespace {
 
-template <typename Body>
-void on_run(CLI::App* cmd, int& exit_code, Body body) {
-    cmd->callback([&exit_code, body] { exit_code = body(); });
-}
-
-// Several containers, each tried; the name printed for each success, as Docker does.
-template <typename Action>
-int each_container(const std::vector<std::string>& names, Action action) {
-    int code = 0;
-    for (const auto& n : names) {
-        Status done = action(n);
-        if (done) std::printf("%s\n", n.c_str());
-        else code = report(done.error());
-    }
-    return code;
-}
-
 std::vector<std::string> split_words(const std::string& line) {
     std::vector<std::string> words;
     std::istringstream in(line);

@@ -65,16 +65,6 @@ std::string created_at(const std::string& rfc3339) {
     return buf;
 }
 
-// Each command's body returns a Status; errors become one line and exit 125.
-template <typename Body>
-void on_run(CLI::App* cmd, int& exit_code, Body body) {
-    cmd->callback([cmd, &exit_code, body] {
-        (void)cmd;
-        Status done = body();
-        exit_code = done ? 0 : report(done.error());
-    });
-}
-
 void add_pull(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
     auto* cmd = parent->add_subcommand("pull", "download an image from a registry");
     auto quiet = std::make_shared<bool>(false);
@@ -302,13 +292,6 @@ void add_rmi(CLI::App* parent, const std::string& name, const GlobalOptions& glo
     });
 }
 
-bool confirmed(const std::string& warning) {
-    std::fprintf(stderr, "%s\nAre you sure you want to continue? [y/N] ", warning.c_str());
-    std::string answer;
-    if (!std::getline(std::cin, answer)) return false;
-    return answer == "y" || answer == "Y" || answer == "yes";
-}
-
 void add_image_prune(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
     auto* cmd = parent->add_subcommand("prune", "remove unused images");
     auto all = std::make_shared<bool>(false);
@@ -325,7 +308,7 @@ void add_image_prune(CLI::App* parent, const GlobalOptions& globals, int& exit_c
             print_removal(report, true);
             std::printf("\n");
         }
-        std::printf("Total reclaimed space: %s\n", human_bytes(report.reclaimed).c_str());
+        std::printf("Total reclaimed space: %s\n", human_bytes(report.reclaimed, 4).c_str());
         return ok();
     });
 }

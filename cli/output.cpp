@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <iostream>
 #include <ctime>
 
 #include "common/clock.hpp"
@@ -26,25 +27,30 @@ long long parse_rfc3339(std::string_view text) {
     return t ? t->seconds : -1;
 }
 
-std::string time_ago(std::string_view rfc3339) {
-    long long then = parse_rfc3339(rfc3339);
-    if (then < 0) return "N/A";
-    long long seconds = static_cast<long long>(std::time(nullptr)) - then;
+std::string human_duration(long long seconds) {
     auto plural = [](long long n, const char* unit) { return std::to_string(n) + " " + unit + (n == 1 ? "" : "s"); };
-    std::string d;
     long long minutes = seconds / 60, hours = seconds / 3600;
-    if (seconds < 1) d = "Less than a second";
-    else if (seconds == 1) d = "1 second";
-    else if (seconds < 60) d = plural(seconds, "second");
-    else if (minutes == 1) d = "About a minute";
-    else if (minutes < 60) d = plural(minutes, "minute");
-    else if (hours == 1) d = "About an hour";
-    else if (hours < 48) d = plural(hours, "hour");
-    else if (hours < 24 * 7 * 2) d = plural(hours / 24, "day");
-    else if (hours < 24 * 30 * 2) d = plural(hours / 24 / 7, "week");
-    else if (hours < 24 * 365 * 2) d = plural(hours / 24 / 30, "month");
-    else d = plural(hours / 24 / 365, "year");
-    return d + " ago";
+    if (seconds < 1) return "Less than a second";
+    if (seconds == 1) return "1 second";
+    if (seconds < 60) return plural(seconds, "second");
+    if (minutes == 1) return "About a minute";
+    if (minutes < 60) return plural(minutes, "minute");
+    if (hours == 1) return "About an hour";
+    if (hours < 48) return plural(hours, "hour");
+    if (hours < 24 * 7 * 2) return plural(hours / 24, "day");
+    if (hours < 24 * 30 * 2) return plural(hours / 24 / 7, "week");
+    if (hours < 24 * 365 * 2) return plural(hours / 24 / 30, "month");
+    return plural(hours / 24 / 365, "year");
+}
+
+long long seconds_since(std::string_view rfc3339) {
+    long long then = parse_rfc3339(rfc3339);
+    return then < 0 ? 0 : static_cast<long long>(std::time(nullptr)) - then;
+}
+
+std::string time_ago(std::string_view rfc3339) {
+    if (parse_rfc3339(rfc3339) < 0) return "N/A";
+    return human_duration(seconds_since(rfc3339)) + " ago";
 }
 
 Status print_rows(std::string_view format, const std::vector<nlohmann::json>& rows,
@@ -63,6 +69,13 @@ Status print_rows(std::string_view format, const std::vector<nlohmann::json>& ro
 std::string ellipsis(std::string_view text, size_t width) {
     if (text.size() <= width) return std::string(text);
     return std::string(text.substr(0, width - 1)) + "…";
+}
+
+bool confirmed(const std::string& warning) {
+    std::fprintf(stderr, "%s\nAre you sure you want to continue? [y/N] ", warning.c_str());
+    std::string answer;
+    if (!std::getline(std::cin, answer)) return false;
+    return answer == "y" || answer == "Y" || answer == "yes";
 }
 
 }  // namespace skiff::cli

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/container_cli.hpp"
 #include "cli/output.hpp"
 #include "common/go_template.hpp"
 #include "common/progress.hpp"
@@ -14,70 +15,18 @@
 namespace skiff::cli {
 namespace {
 
-// Each command's body returns a Status; errors become one line and exit 125.
-template <typename Body>
-void on_run(CLI::App* cmd, int& exit_code, Body body) {
-    cmd->callback([&exit_code, body] {
-        Status done = body();
-        exit_code = done ? 0 : report(done.error());
-    });
-}
-
-// Docker's prompt for destructive commands; anything but y/yes is "no".
-bool confirmed(const std::string& warning) {
-    std::fprintf(stderr, "%s\nAre you sure you want to continue? [y/N] ", warning.c_str());
-    std::string answer;
-    if (!std::getline(std::cin, answer)) return false;
-    return answer == "y" || answer == "Y" || answer == "yes";
-}
-
-// go-units HumanSize (four significant digits), what `system df` and the prune totals print
-// ("16.43MB"); listings use human_bytes' three.
-std::string human_size(int64_t bytes) {
-    static const char* const kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-    double size = static_cast<double>(bytes);
-    size_t unit = 0;
-    while (size >= 1000.0 && unit + 1 < std::size(kUnits)) {
-        size /= 1000.0;
-        ++unit;
-    }
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.4g%s", size, kUnits[unit]);
-    return buf;
-}
-
+// Docker's units.HumanSize (four significant digits) for df and reclaimed space; listings
+// use three, as human_bytes does by default.
 // "1.2MB (45%)"; just the size when there is nothing at all (Docker's form).
 std::string reclaimable_text(int64_t reclaimable, int64_t total) {
-    if (total <= 0) return human_size(reclaimable);
-    return human_size(reclaimable) + " (" + std::to_string(reclaimable * 100 / total) + "%)";
+    if (total <= 0) return human_bytes(reclaimable, 4);
+    return human_bytes(reclaimable, 4) + " (" + std::to_string(reclaimable * 100 / total) + "%)";
 }
 
 std::string labels_text(const std::map<std::string, std::string>& labels) {
     std::string out;
     for (const auto& [k, v] : labels) out += (out.empty() ? "" : ",") + k + "=" + v;
     return out;
-}
-
-std::string command_text(const state::ContainerRecord& r) {
-    std::string joined;
-    for (const auto& a : r.command) joined += (joined.empty() ? "" : " ") + a;
-    return "\"" + ellipsis(joined, 20) + "\"";
-}
-
-std::string status_text(const state::ContainerRecord& r) {
-    auto since = [](const std::string& t) {
-        std::string ago = time_ago(t);
-        return ago.ends_with(" ago") ? ago.substr(0, ago.size() - 4) : ago;
-    };
-    switch (r.status) {
-    case state::Status::created: return "Created";
-    case state::Status::running: return "Up " + since(r.started);
-    case state::Status::paused: return "Up " + since(r.started) + " (Paused)";
-    case state::Status::exited: return "Exited (" + std::to_string(r.exit_code) + ") " + time_ago(r.finished);
-    case state::Status::dead: return "Dead";
-    case state::Status::removing: return "Removal In Progress";
-    }
-    return "";
 }
 
 // --- volume --------------------------------------------------------------------------------
@@ -232,7 +181,7 @@ void add_volume_prune(CLI::App* volume, const GlobalOptions& globals, int& exit_
         if (!*force && !confirmed(warning)) return ok();
         SKIFF_TRY(report, engine::prune_volumes(open_store(globals), *all));
         print_volume_prune(report);
-        std::printf("Total reclaimed space: %s\n", human_size(report.reclaimed).c_str());
+        std::printf("Total reclaimed space: %s\n", human_bytes(report.reclaimed, 4).c_str());
         return ok();
     });
 }
@@ -255,7 +204,7 @@ void add_container_prune(CLI::App* container, const GlobalOptions& globals, int&
         if (!*force && !confirmed("WARNING! This will remove all stopped containers.")) return ok();
         SKIFF_TRY(report, engine::prune_containers(open_store(globals)));
         print_container_prune(report);
-        std::printf("Total reclaimed space: %s\n", human_size(report.reclaimed).c_str());
+        std::printf("Total reclaimed space: %s\n", human_bytes(report.reclaimed, 4).c_str());
         return ok();
     });
 }
@@ -272,13 +221,13 @@ void print_df_verbose(const engine::DiskUsage& usage) {
 
     rows = {{"CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"}};
     for (const auto& c : usage.containers)
-        rows.push_back({c.record.id.substr(0, 12), c.record.image, command_text(c.record), std::to_string(c.volumes),
-                        human_bytes(c.size), time_ago(c.record.created), status_text(c.record), c.record.name});
+        rows.push_back({c.record.id.substr(0, 12), c.record.image, container_command_text(c.record, false), std::to_string(c.volumes),
+                        human_bytes(c.size), time_ago(c.record.created), container_status_text(c.record), c.record.name});
     std::printf("Containers space usage:\n\n%s\n", align_columns(rows).c_str());
 
     rows = {{"VOLUME NAME", "LINKS", "SIZE"}};
     for (const auto& v : usage.volumes)
-        rows.push_back({v.volume.name, std::to_string(v.links), human_size(v.size)});
+        rows.push_back({v.volume.name, std::to_string(v.links), human_bytes(v.size)});
     std::printf("Local Volumes space usage:\n\n%s\n", align_columns(rows).c_str());
 
     // No builder yet: Docker's empty section.
@@ -332,10 +281,10 @@ void add_system_df(CLI::App* system, const GlobalOptions& globals, int& exit_cod
         std::vector<std::vector<std::string>> rows{{"TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"}};
         for (const auto& l : lines) {
             objects.push_back({{"Type", l.type}, {"TotalCount", std::to_string(l.total)},
-                               {"Active", std::to_string(l.active)}, {"Size", human_size(l.size)},
+                               {"Active", std::to_string(l.active)}, {"Size", human_bytes(l.size, 4)},
                                {"Reclaimable", l.reclaimable}});
             rows.push_back(
-                {l.type, std::to_string(l.total), std::to_string(l.active), human_size(l.size), l.reclaimable});
+                {l.type, std::to_string(l.total), std::to_string(l.active), human_bytes(l.size, 4), l.reclaimable});
         }
         return print_rows(*format, objects, rows, {{"TotalCount", "TOTAL"}});
     });
@@ -367,7 +316,7 @@ void add_system_prune(CLI::App* system, const GlobalOptions& globals, int& exit_
             for (const auto& d : report.images.deleted) std::printf("deleted: %s\n", d.c_str());
             std::printf("\n");
         }
-        std::printf("Total reclaimed space: %s\n", human_size(report.reclaimed()).c_str());
+        std::printf("Total reclaimed space: %s\n", human_bytes(report.reclaimed(), 4).c_str());
         return ok();
     });
 }

@@ -11,7 +11,7 @@
 
 namespace skiff {
 
-std::string human_bytes(int64_t bytes) {
+std::string human_bytes(int64_t bytes, int significant) {
     static const char* const kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
     double size = static_cast<double>(bytes);
     size_t unit = 0;
@@ -19,9 +19,9 @@ std::string human_bytes(int64_t bytes) {
         size /= 1000.0;
         ++unit;
     }
-    // C's %.3g is Go's: three significant digits, trailing zeros dropped.
+    // C's %.Ng is Go's: N significant digits, trailing zeros dropped.
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.3g%s", size, kUnits[unit]);
+    std::snprintf(buf, sizeof buf, "%.*g%s", significant, size, kUnits[unit]);
     return buf;
 }
 

@@ -17,7 +17,7 @@ namespace skiff {
 
 // Sizes as docker prints them (go-units HumanSizeWithPrecision(size, 3)): decimal units,
 // three significant digits: "0B", "999B", "1kB", "4.86MB", "1.23GB".
-std::string human_bytes(int64_t bytes);
+std::string human_bytes(int64_t bytes, int significant = 3);
 
 class Progress {
 public:
