@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <variant>
@@ -80,9 +81,15 @@ private:
         UniqueFd reader(pair[0]), writer_end(pair[1]);
         SKIFF_TRY(blob, store_.blobs.begin_write());
 
+        // The unpacked layer is published only after the blob it came from matched its
+        // digest and size: the downloader commits the blob before it ends the stream, and
+        // the unpacker asks for that verdict before renaming the layer into place.
+        std::promise<Status> blob_verdict;
+        auto verdict = blob_verdict.get_future();
         Result<LayerRecord> unpacked = fail("not unpacked");
         std::thread unpacker([&] {
-            unpacked = store_.layers.unpack(reader.get(), job.diff_id, job.parent);
+            unpacked = store_.layers.unpack(reader.get(), job.diff_id, job.parent, UnpackOptions{},
+                                            [&]() -> Status { return verdict.get(); });
             // Stop the downloader early when the layer was refused.
             ::shutdown(reader.get(), SHUT_RDWR);
         });
@@ -101,17 +108,14 @@ private:
             progress_.advance(job.progress_item, static_cast<int64_t>(size));
             return ok();
         });
+        Status committed = streamed ? blob.commit(job.blob.digest, job.blob.size) : Status(std::unexpected(streamed.error()));
+        blob_verdict.set_value(committed);
         ::shutdown(writer_end.get(), SHUT_WR);  // end of stream for the unpacker
         unpacker.join();
 
         if (!streamed) return std::unexpected(streamed.error());
-        auto committed = blob.commit(job.blob.digest, job.blob.size);
-        if (!committed) {
-            // The registry sent other bytes than the manifest names: refuse. A layer unpacked
-            // from them stays only if its files matched the config's diff id (so it is the
-            // right content, and another pull may already share it); prune collects it.
-            return std::unexpected(committed.error());
-        }
+        // The registry sent other bytes than the manifest names: refused, and no layer made.
+        if (!committed) return std::unexpected(committed.error());
         if (!unpacked) {
             (void)store_.blobs.remove(job.blob.digest);  // verified, but its content was refused
             return std::unexpected(unpacked.error().context("layer " + job.blob.digest));

@@ -231,7 +231,7 @@ Result<LayerRecord> install_layer(const LayerStore& store, const std::string& la
 }  // namespace
 
 Result<LayerRecord> LayerStore::unpack(int fd, std::string_view diff_id, std::string_view parent_chain_id,
-                                       const UnpackOptions& options) {
+                                       const UnpackOptions& options, const std::function<Status()>& before_publish) {
     SKIFF_CHECK(check_layer_digest("diff id", diff_id));
     if (!parent_chain_id.empty()) SKIFF_CHECK(check_layer_digest("parent chain id", parent_chain_id));
     LayerRecord record;
@@ -259,6 +259,12 @@ Result<LayerRecord> LayerStore::unpack(int fd, std::string_view diff_id, std::st
     if (stats->diff_id != diff_id) {
         (void)remove_layer_tree(temp_dir);
         return fail("layer " + record.diff_id + ": content hashed to " + stats->diff_id);
+    }
+    if (before_publish) {
+        if (auto go_on = before_publish(); !go_on) {
+            (void)remove_layer_tree(temp_dir);
+            return std::unexpected(go_on.error());
+        }
     }
     record.size = static_cast<int64_t>(stats->bytes);
     record.privileged = options.privileged;

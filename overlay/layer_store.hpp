@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,8 +51,11 @@ public:
     // layer diff_id on top of parent. Fails, leaving nothing, when the stream's diff id is not
     // diff_id. When another process completed the same layer first, theirs is kept and this
     // returns it (concurrent pulls of one image are safe).
+    // `before_publish`, when given, is asked once the files are complete and checked: an error
+    // from it (pull: the compressed blob failed its digest) throws the unpacked layer away.
     Result<LayerRecord> unpack(int fd, std::string_view diff_id, std::string_view parent_chain_id,
-                               const UnpackOptions& options = {});
+                               const UnpackOptions& options = {},
+                               const std::function<Status()>& before_publish = {});
     // Record an already unpacked directory (commit, import): moved into place.
     Result<LayerRecord> adopt(const std::string& unpacked_dir, std::string_view diff_id,
                               std::string_view parent_chain_id, const LayerStats& stats);
