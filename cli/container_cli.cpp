@@ -292,7 +292,9 @@ std::string container_status_text(const state::ContainerRecord& r) {
     case state::Status::created: return "Created";
     case state::Status::running: return "Up " + human_duration(seconds_since(r.started));
     case state::Status::paused: return "Up " + human_duration(seconds_since(r.started)) + " (Paused)";
-    case state::Status::exited:
+ case state::Status::exited:
+        if (r.config.is_object() && r.config.value("backoff", false))
+            return "Restarting (" + std::to_string(r.exit_code) + ") " + human_duration(seconds_since(r.finished)) + " ago";
         return "Exited (" + std::to_string(r.exit_code) + ") " + human_duration(seconds_since(r.finished)) + " ago";
     case state::Status::dead: return "Dead";
     case state::Status::removing: return "Removal In Progress";
@@ -419,18 +421,22 @@ void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& ex
                     return report(Error{0, "invalid value for --tail: " + f->tail});
                 }
             }
-            auto to_seconds = [](const std::string& text) -> Result<long long> {
-                if (auto t = skiff::parse_rfc3339(text)) return t->seconds;
+            auto to_seconds = [](const std::string& text) -> Result<Timestamp> {
+                if (auto t = skiff::parse_rfc3339(text)) return *t;
                 char unit = text.empty() ? 0 : text.back();
                 try {
                     if (unit == 's' || unit == 'm' || unit == 'h') {
                         long long n = std::stoll(text.substr(0, text.size() - 1));
                         long long mult = unit == 's' ? 1 : unit == 'm' ? 60 : 3600;
-                        return static_cast<long long>(std::time(nullptr)) - n * mult;
+                        return Timestamp{static_cast<long long>(std::time(nullptr)) - n * mult, 0};
                     }
+                    // Unix seconds, with an optional fraction as Docker takes them.
                     size_t used = 0;
-                    long long n = std::stoll(text, &used);
-                    if (used == text.size()) return n;
+                    double n = std::stod(text, &used);
+                    if (used == text.size()) {
+                        auto whole = static_cast<long long>(n);
+                        return Timestamp{whole, static_cast<long>((n - static_cast<double>(whole)) * 1e9)};
+                    }
                 } catch (...) {
                 }
                 return fail("invalid time: " + text);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "cgroups/cgroups.hpp"
 #include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "engine/containers.hpp"
@@ -65,6 +66,8 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
             m.type = volume.type;
             m.destination = volume.destination;
             m.rw = !volume.read_only;
+            if (volume.type == "bind" && volume.create_source && !path_exists(volume.source))
+                SKIFF_CHECK(mkdir_p(volume.source, 0755));
             if (volume.type == "volume") {
                 // build_spec wants the volume's directory, not its name.
                 std::string name = volume.source;
@@ -115,6 +118,17 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
         auto spec = build_spec(inputs, options);
         (void)unmount_rootfs(rootfs);
         if (!spec) return std::unexpected(spec.error());
+        // The cgroup is named here once, absolute, so every later CLI (whatever cgroup it runs
+        // in) and the clean-up after a lost runroot find the same group.
+        std::string cgroup;
+        if (spec->contains("linux") && (*spec)["linux"].value("cgroupsPath", "").empty()) {
+            auto parent = cgroups::own_group();
+            auto rel = cgroups::resolve_cgroups_path("", parent ? *parent : "/", "skiff/" + created.id);
+            if (rel) {
+                cgroup = *rel;
+                (*spec)["linux"]["cgroupsPath"] = "/" + cgroup;
+            }
+        }
         SKIFF_CHECK(write_file_atomic(path_join(dir, "config.json"), spec->dump(2), 0600));
         std::vector<std::string> command;
         if (spec->contains("process") && (*spec)["process"].contains("args"))
@@ -125,6 +139,10 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
             r.command = command;
             r.hostname = hostname;
             r.log_path = containers.log_path_of(created.id);
+            if (!cgroup.empty()) {
+                if (!r.config.is_object()) r.config = nlohmann::json::object();
+                r.config["cgroup"] = cgroup;
+            }
             return ok();
         });
     }();

@@ -45,7 +45,7 @@ Result<nlohmann::json> inspect_container(const Store& store, std::string_view co
          {{"Status", status},
           {"Running", running},
           {"Paused", r.status == state::Status::paused},
-          {"Restarting", false},
+          {"Restarting", r.config.is_object() && r.config.value("backoff", false)},
           {"OOMKilled", r.oom_killed},
           {"Dead", r.status == state::Status::dead},
           {"Pid", running ? r.pid : 0},
@@ -100,8 +100,8 @@ bool in_window(const LogLine& line, const LogOptions& options) {
     if (!options.since && !options.until) return true;
     auto t = parse_rfc3339(line.time);
     if (!t) return true;
-    if (options.since && t->seconds < *options.since) return false;
-    if (options.until && t->seconds >= *options.until) return false;
+    if (options.since && *t < *options.since) return false;
+    if (options.until && *options.until < *t) return false;
     return true;
 }
 

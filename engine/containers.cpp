@@ -15,6 +15,7 @@
 #include <optional>
 #include <thread>
 
+#include "cgroups/cgroups.hpp"
 #include "common/clock.hpp"
 #include "common/fd.hpp"
 #include "common/fs.hpp"
@@ -67,14 +68,15 @@ Status mount_container_rootfs(const Store& store, state::ContainerStore& contain
     return mount_rootfs(lowers, path_join(dir, "upper"), path_join(dir, "work"), target, options);
 }
 
-// Docker's exit codes for a container that could not be started (design.md section 5).
+// Docker's exit codes for a container that could not be started (design.md section 5): only
+// a failure of the runtime's exec step ("exec: \"cmd\": ...") is 126/127; a mount, a
+// cgroup or anything else that failed is the engine's 125.
 int start_failure_code(const Error& error) {
     const std::string& what = error.what;
-    if (error.code == ENOENT || what.find("not found") != std::string::npos ||
-        what.find("No such file") != std::string::npos)
+    if (what.find("exec: \"") == std::string::npos) return 125;
+    if (error.code == ENOENT || error.code == ENOTDIR || what.find("executable file not found") != std::string::npos)
         return 127;
-    if (error.code == EACCES || error.code == ENOEXEC || what.find("ermission denied") != std::string::npos)
-        return 126;
+    if (error.code == EACCES || error.code == ENOEXEC || error.code == EPERM) return 126;
     return 125;
 }
 
@@ -104,6 +106,12 @@ void record_exit(const Store& store, state::ContainerStore& containers, const st
     });
     if (unmount) (void)unmount_rootfs(rootfs_of(containers, id));
     (void)store;
+}
+
+// Where the monitor leaves the exit code of a --rm container, for a `wait` that polls after
+// the record is gone (Docker's wait prints it too). Volatile, under the runroot.
+std::string exit_code_path(const Store& store, const std::string& id) {
+    return path_join(path_join(store.options.runroot, "exits"), id);
 }
 
 void remove_if_auto(const Store& store, const std::string& id) {
@@ -201,6 +209,7 @@ RunOutcome run_once(const Store& store, const std::string& id, bool tty, int std
 void mark_running(state::ContainerStore& containers, const std::string& id, pid_t pid) {
     (void)containers.update(id, [&](state::ContainerRecord& r) -> Status {
         r.status = state::Status::running;
+        if (r.config.is_object()) r.config.erase("backoff");
         r.pid = pid;
         r.pid_start_time = runtime::process_start_time(pid);
         r.started = rfc3339_now();
@@ -253,7 +262,7 @@ Status validate_restart_policy(std::string_view policy, bool auto_remove) {
     for (;;) {
         auto record = containers.load(id);
         if (!record) {
-            write_report(report_fd, "error " + record.error().message() + "\n");
+            write_report(report_fd, "error 0 " + record.error().message() + "\n");
             ::_exit(1);
         }
         // A -t container reads a pipe we never close (not /dev/null, whose end of file the
@@ -262,7 +271,7 @@ Status validate_restart_policy(std::string_view policy, bool auto_remove) {
         int stdin_fd = record->tty && stdin_pipe ? stdin_pipe->read.get() : devnull.get();
         auto log = LogSink::open(containers.log_path_of(id));
         if (!log) {
-            write_report(report_fd, "error " + log.error().message() + "\n");
+            write_report(report_fd, "error 0 " + log.error().message() + "\n");
             record_exit(store, containers, id, 125, true);
             ::_exit(1);
         }
@@ -270,18 +279,34 @@ Status validate_restart_policy(std::string_view policy, bool auto_remove) {
             mark_running(containers, id, pid);
             write_report(report_fd, "ok " + std::to_string(pid) + "\n");
         });
-        if (outcome.start_error) write_report(report_fd, "error " + outcome.start_error->message() + "\n");
+        if (outcome.start_error)
+            write_report(report_fd, "error " + std::to_string(outcome.start_error->code) + " " + outcome.start_error->what + "\n");
         auto latest = containers.load(id);
         bool restart = latest && !outcome.start_error && wants_restart(*latest, outcome.exit_code);
         record_exit(store, containers, id, outcome.exit_code, !restart);
         if (!restart) break;
         (void)containers.update(id, [](state::ContainerRecord& r) -> Status {
             ++r.restart_count;
+            r.config["backoff"] = true;  // ps: "Restarting (N) ...", inspect: Restarting
             return ok();
         });
         // Docker's back-off: 100 ms doubling, so a crash loop does not spin.
         int count = latest->restart_count;
         std::this_thread::sleep_for(std::chrono::milliseconds(100 << std::min(count, 8)));
+        // A stop or rm during the back-off wins.
+        auto now = containers.load(id);
+        if (!now || (now->config.is_object() && now->config.value("manually_stopped", false))) {
+            (void)containers.update(id, [](state::ContainerRecord& r) -> Status {
+                if (r.config.is_object()) r.config.erase("backoff");
+                return ok();
+            });
+            if (now) (void)unmount_rootfs(rootfs_of(containers, id));
+            break;
+        }
+    }
+    if (auto last = containers.load(id); last && last->auto_remove) {
+        (void)mkdir_p(path_join(store.options.runroot, "exits"), 0700);
+        (void)write_file_atomic(exit_code_path(store, id), std::to_string(last->exit_code));
     }
     remove_if_auto(store, id);
     ::_exit(0);
@@ -328,8 +353,12 @@ Status start_detached(const Store& store, std::string_view container) {
     while (!line.empty() && line.back() == '\n') line.pop_back();
     if (line.starts_with("ok ")) return ok();
     if (line.starts_with("error ")) {
-        Error e{0, line.substr(6)};
-        e.code = start_failure_code(e) == 127 ? ENOENT : (start_failure_code(e) == 126 ? EACCES : 0);
+        // "error <errno> <what>" from the monitor, so 126/127 can be told apart as above.
+        std::string rest = line.substr(6);
+        auto space = rest.find(' ');
+        Error e{std::atoi(rest.substr(0, space).c_str()), space == std::string::npos ? rest : rest.substr(space + 1)};
+        int code = start_failure_code(e);
+        e.code = code == 127 ? ENOENT : code == 126 ? EACCES : 0;
         return std::unexpected(e);
     }
     return fail("the monitor of " + record.id.substr(0, 12) + " ended before the container started");
@@ -415,12 +444,13 @@ bool wait_stopped(const Store& store, const std::string& id, std::chrono::millis
 Status stop_container(const Store& store, std::string_view container, int timeout) {
     auto containers = container_store(store);
     SKIFF_TRY(found, containers.find(container));
-    SKIFF_TRY(record, reconcile(store, found));
-    if (record.status != state::Status::running && record.status != state::Status::paused) return ok();
-    SKIFF_CHECK(containers.update(record.id, [](state::ContainerRecord& r) -> Status {
+    // Marked even when it is not running: a container waiting to be restarted must stay down.
+    SKIFF_CHECK(containers.update(found.id, [](state::ContainerRecord& r) -> Status {
         r.config["manually_stopped"] = true;
         return ok();
     }));
+    SKIFF_TRY(record, reconcile(store, found));
+    if (record.status != state::Status::running && record.status != state::Status::paused) return ok();
     if (record.status == state::Status::paused) (void)runtime::resume_container(runtime_options(store), record.id);
     if (timeout < 0) timeout = record.stop_timeout;
     std::string signal = record.stop_signal.empty() ? "SIGTERM" : record.stop_signal;
@@ -453,7 +483,15 @@ Status remove_container(const Store& store, std::string_view container, bool for
         if (!wait_stopped(store, record.id, std::chrono::seconds(10)))
             return fail("container " + record.id.substr(0, 12) + " did not stop after SIGKILL");
     }
-    (void)runtime::delete_container(runtime_options(store), record.id, true);
+    auto deleted = runtime::delete_container(runtime_options(store), record.id, true);
+    // The runtime's state went with the runroot (a reboot): its cgroup may still be there.
+    if (!deleted && record.config.is_object() && record.config.contains("cgroup")) {
+        if (auto root = cgroups::find_unified_root()) {
+            cgroups::Group group(*root, record.config["cgroup"].get<std::string>());
+            (void)group.kill_all();
+            (void)group.remove();
+        }
+    }
     SKIFF_CHECK(unmount_rootfs(rootfs_of(containers, record.id)));
     SKIFF_CHECK(containers.remove(record.id));
     if (volumes) {
@@ -520,9 +558,16 @@ Result<int> wait_container(const Store& store, std::string_view container) {
     SKIFF_TRY(found, containers.find(container));
     std::string id = found.id;
     for (;;) {
-        SKIFF_TRY(record, containers.load(id));
-        SKIFF_TRY(settled, reconcile(store, record));
-        if (settled.status == state::Status::exited || settled.status == state::Status::dead) return settled.exit_code;
+        auto record = containers.load(id);
+        if (!record) {
+            // Removed by --rm meanwhile: its monitor left the exit code behind.
+            if (auto code = read_file_limited(exit_code_path(store, id), 64)) return std::atoi(code->c_str());
+            return std::unexpected(record.error());
+        }
+        SKIFF_TRY(settled, reconcile(store, *record));
+        if ((settled.status == state::Status::exited || settled.status == state::Status::dead) &&
+            !(settled.config.is_object() && settled.config.value("backoff", false)))
+            return settled.exit_code;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
 }

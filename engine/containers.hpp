@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "common/result.hpp"
 #include "engine/images.hpp"
 #include "engine/spec_builder.hpp"
@@ -91,8 +92,8 @@ struct LogOptions {
     bool follow = false;
     bool timestamps = false;
     std::optional<size_t> tail;       // last N lines
-    std::optional<long long> since;   // unix seconds
-    std::optional<long long> until;
+    std::optional<Timestamp> since;   // lines at or after
+    std::optional<Timestamp> until;   // lines at or before
 };
 // Writes the container's stdout lines to stdout and stderr lines to stderr.
 Status print_logs(const Store& store, std::string_view container, const LogOptions& options);

@@ -104,7 +104,9 @@ constexpr std::array<std::string_view, 14> kDefaultCapabilities = {
     "CAP_KILL",   "CAP_AUDIT_WRITE",
 };
 
-// Docker's "all capabilities" are those the running kernel has.
+// Docker's "all capabilities" are those the running kernel has, limited (as containerd and
+// podman do) to the ones skiff itself may hand on: its bounding set. On a host that withholds
+// one (this VM has no CAP_SYS_RESOURCE) --privileged would otherwise fail to start at all.
 std::vector<std::string> kernel_capabilities() {
     size_t last = kAllCapabilities.size() - 1;
     if (auto text = read_file_limited("/proc/sys/kernel/cap_last_cap", 32)) {
@@ -112,8 +114,14 @@ std::vector<std::string> kernel_capabilities() {
         while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' ')) trimmed.pop_back();
         if (auto n = parse_number<size_t>(trimmed)) last = std::min(last, *n);
     }
+    uint64_t bounding = ~uint64_t{0};
+    if (auto status = read_file_limited("/proc/self/status", 1 << 16)) {
+        auto at = status->find("CapBnd:\t");
+        if (at != std::string::npos) bounding = std::stoull(status->substr(at + 8, 16), nullptr, 16);
+    }
     std::vector<std::string> out;
-    for (size_t i = 0; i <= last; ++i) out.emplace_back(kAllCapabilities[i]);
+    for (size_t i = 0; i <= last; ++i)
+        if (i >= 64 || (bounding >> i) & 1) out.emplace_back(kAllCapabilities[i]);
     return out;
 }
 
@@ -470,6 +478,7 @@ Result<VolumeMount> parse_volume(std::string_view text) {
     if (fields.empty() || fields[0].empty() || fields.size() > 3) return fail(invalid_spec);
 
     VolumeMount mount;
+    mount.create_source = true;  // -v makes a missing host directory, --mount refuses
     std::string mode;
     if (fields.size() == 1) {
         mount.destination = fields[0];

@@ -32,6 +32,7 @@ struct VolumeMount {
     std::string tmpfs_options;  // type tmpfs: "size=64m,mode=1777" (Docker's data string)
     bool no_copy = false;       // volume-nocopy / ":nocopy": do not seed from the image
     bool non_recursive = false; // bind-nonrecursive: "bind" instead of "rbind"
+    bool create_source = false; // -v: a missing host directory is made (Docker); --mount: refused
 };
 
 struct RunSpecOptions {
