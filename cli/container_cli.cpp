@@ -181,7 +181,9 @@ bool matches(const engine::Store& store, const state::ContainerRecord& r, const 
         } else if (key == "name") {
             if (r.name.find(value) == std::string::npos) return false;
         } else if (key == "status") {
-            if (state::to_string(r.status) != value) return false;
+            bool backoff = r.config.is_object() && r.config.value("backoff", false);
+            std::string status = backoff && r.status == state::Status::exited ? "restarting" : std::string(state::to_string(r.status));
+            if (status != value) return false;
         } else if (key == "exited") {
             if (r.status != state::Status::exited || std::to_string(r.exit_code) != value) return false;
         } else if (key == "label") {
@@ -251,7 +253,9 @@ int ps(const GlobalOptions& globals, bool all, bool quiet, bool no_trunc, bool s
     if (size) table[0].push_back("SIZE");
     int shown = 0;
     for (const auto& r : records) {
-        bool running = r.status == state::Status::running || r.status == state::Status::paused;
+        bool backoff = r.config.is_object() && r.config.value("backoff", false);
+        // A container waiting to be restarted is listed with the running ones, as in Docker.
+        bool running = r.status == state::Status::running || r.status == state::Status::paused || backoff;
         if (!show_all && !running) continue;
         if (!matches(store, r, filter, records)) continue;
         if (last > 0 && shown >= last) break;

@@ -35,7 +35,8 @@ Result<nlohmann::json> inspect_container(const Store& store, std::string_view co
     const auto& process = spec.contains("process") ? spec["process"] : nlohmann::json::object();
     std::string path = r.command.empty() ? "" : r.command.front();
     std::vector<std::string> args(r.command.size() > 1 ? r.command.begin() + 1 : r.command.end(), r.command.end());
-    std::string status(state::to_string(r.status));
+    bool backoff = r.config.is_object() && r.config.value("backoff", false);
+    std::string status = backoff && r.status == state::Status::exited ? "restarting" : std::string(state::to_string(r.status));
     return nlohmann::json{
         {"Id", r.id},
         {"Created", r.created},

@@ -95,9 +95,15 @@ bool wants_restart(const state::ContainerRecord& record, int exit_code) {
 
 // The end of a run: record the exit, unmount, and apply --rm.
 void record_exit(const Store& store, state::ContainerStore& containers, const std::string& id,
-                 int exit_code, bool unmount) {
+                 int exit_code, bool unmount, bool restarting = false) {
     (void)containers.update(id, [&](state::ContainerRecord& r) -> Status {
         r.status = state::Status::exited;
+        if (restarting) {
+            // One write with the exit, so no reader sees it "exited" in between.
+            ++r.restart_count;
+            if (!r.config.is_object()) r.config = nlohmann::json::object();
+            r.config["backoff"] = true;  // ps: "Restarting (N) ...", inspect: restarting
+        }
         r.exit_code = exit_code;
         r.finished = rfc3339_now();
         r.pid = 0;
@@ -283,15 +289,10 @@ Status validate_restart_policy(std::string_view policy, bool auto_remove) {
             write_report(report_fd, "error " + std::to_string(outcome.start_error->code) + " " + outcome.start_error->what + "\n");
         auto latest = containers.load(id);
         bool restart = latest && !outcome.start_error && wants_restart(*latest, outcome.exit_code);
-        record_exit(store, containers, id, outcome.exit_code, !restart);
+        record_exit(store, containers, id, outcome.exit_code, !restart, restart);
         if (!restart) break;
-        (void)containers.update(id, [](state::ContainerRecord& r) -> Status {
-            ++r.restart_count;
-            r.config["backoff"] = true;  // ps: "Restarting (N) ...", inspect: Restarting
-            return ok();
-        });
         // Docker's back-off: 100 ms doubling, so a crash loop does not spin.
-        int count = latest->restart_count;
+        int count = latest->restart_count + 1;
         std::this_thread::sleep_for(std::chrono::milliseconds(100 << std::min(count, 8)));
         // A stop or rm during the back-off wins.
         auto now = containers.load(id);
