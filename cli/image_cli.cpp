@@ -195,34 +195,13 @@ void add_inspect(CLI::App* parent, const std::string& name, const GlobalOptions&
         if (!type->empty() && *type != "image" && *type != "container")
             return fail("\"" + *type + "\" is not a valid value for --type");
         auto store = open_store(globals);
-        std::optional<GoTemplate> tmpl;
-        if (!format->empty()) {
-            SKIFF_TRY(t, GoTemplate::parse(*format));
-            tmpl = std::move(t);
-        }
-        nlohmann::json all = nlohmann::json::array();
-        std::optional<Error> first_error;
-        for (const auto& n : *names) {
+        return print_inspected(*names, *format, [&](const std::string& n) -> Result<nlohmann::json> {
             Result<nlohmann::json> found = fail("No such object: " + n);
             if (*type != "image") found = inspect_container_json(globals, n);
             if (!found && *type != "container") found = engine::inspect_image(store, n);
             if (!found && type->empty()) found = fail("No such object: " + n);
-            if (!found) {
-                if (!first_error) first_error = found.error();
-                continue;
-            }
-            all.push_back(*found);
-        }
-        if (tmpl) {
-            for (const auto& item : all) {
-                SKIFF_TRY(line, tmpl->render(item));
-                std::printf("%s\n", line.c_str());
-            }
-        } else {
-            std::printf("%s\n", all.dump(4).c_str());
-        }
-        if (first_error) return std::unexpected(*first_error);
-        return ok();
+            return found;
+        });
     });
 }
 

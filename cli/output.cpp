@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <ctime>
+#include <optional>
 
 #include "common/clock.hpp"
 #include "common/go_template.hpp"
@@ -76,6 +77,36 @@ bool confirmed(const std::string& warning) {
     std::string answer;
     if (!std::getline(std::cin, answer)) return false;
     return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+Status print_inspected(const std::vector<std::string>& names, std::string_view format,
+                       const std::function<Result<nlohmann::json>(const std::string&)>& lookup) {
+    std::optional<GoTemplate> tmpl;
+    if (!format.empty()) {
+        SKIFF_TRY(t, GoTemplate::parse(format));
+        tmpl = std::move(t);
+    }
+    // Like Docker: what was found is printed, then the first failure.
+    nlohmann::json all = nlohmann::json::array();
+    std::optional<Error> first_error;
+    for (const auto& n : names) {
+        auto found = lookup(n);
+        if (!found) {
+            if (!first_error) first_error = found.error();
+            continue;
+        }
+        all.push_back(*found);
+    }
+    if (tmpl) {
+        for (const auto& item : all) {
+            SKIFF_TRY(line, tmpl->render(item));
+            std::printf("%s\n", line.c_str());
+        }
+    } else {
+        std::printf("%s\n", all.dump(4).c_str());
+    }
+    if (first_error) return std::unexpected(*first_error);
+    return ok();
 }
 
 }  // namespace skiff::cli

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <functional>
 #include <type_traits>
 
 #include <string>
@@ -69,6 +70,11 @@ int each_container(const std::vector<std::string>& names, Action action) {
     }
     return code;
 }
+
+// `inspect`-style output: each name looked up, the objects found printed as one JSON array
+// (indent 4) or through the --format template, one line each; then the first failure.
+Status print_inspected(const std::vector<std::string>& names, std::string_view format,
+                       const std::function<Result<nlohmann::json>(const std::string&)>& lookup);
 
 // Docker's prompt for destructive commands (stderr, answer on stdin); only y/yes is yes.
 bool confirmed(const std::string& warning);

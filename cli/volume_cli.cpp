@@ -110,32 +110,10 @@ void add_volume_inspect(CLI::App* volume, const GlobalOptions& globals, int& exi
     cmd->add_option("NAME", *names, "volumes")->required();
     on_run(cmd, exit_code, [=, &globals]() -> Status {
         auto store = open_store(globals);
-        std::optional<GoTemplate> tmpl;
-        if (!format->empty()) {
-            SKIFF_TRY(t, GoTemplate::parse(*format));
-            tmpl = std::move(t);
-        }
-        // Like Docker: what was found is printed, then the first failure.
-        nlohmann::json all = nlohmann::json::array();
-        std::optional<Error> first_error;
-        for (const auto& n : *names) {
-            auto found = engine::find_volume(store, n);
-            if (!found) {
-                if (!first_error) first_error = found.error();
-                continue;
-            }
-            all.push_back(engine::volume_json(*found));
-        }
-        if (tmpl) {
-            for (const auto& item : all) {
-                SKIFF_TRY(line, tmpl->render(item));
-                std::printf("%s\n", line.c_str());
-            }
-        } else {
-            std::printf("%s\n", all.dump(4).c_str());
-        }
-        if (first_error) return std::unexpected(*first_error);
-        return ok();
+        return print_inspected(*names, *format, [&](const std::string& n) -> Result<nlohmann::json> {
+            SKIFF_TRY(volume, engine::find_volume(store, n));
+            return engine::volume_json(volume);
+        });
     });
 }
 

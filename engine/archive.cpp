@@ -1144,16 +1144,8 @@ Result<image::ImageRecord> import_impl(const Store& store, int in_fd, const Impo
     config.config = std::move(run_config);
     config.diff_ids = {layer.diff_id};
     config.history.push_back({config.created, "skiff import", "", options.message, false});
-    std::string config_bytes = image::image_config_json(config);
-    SKIFF_TRY(config_digest, store.blobs.put_computed(config_bytes));
-
-    image::Manifest manifest;
-    manifest.media_type = std::string(image::kOciManifest);
-    manifest.config = {std::string(image::kOciConfig), config_digest, static_cast<int64_t>(config_bytes.size()),
-                       std::nullopt, {}};
-    manifest.layers.push_back({std::string(kOciLayerGzip), layer.blob_digest, layer.blob_size, std::nullopt, {}});
-    SKIFF_TRY(manifest_digest, store.blobs.put_computed(image::manifest_json(manifest)));
-    return record_image(store, manifest_digest, manifest.media_type, config_digest, config, tags, {});
+    return store_oci_image(store, config,
+                           {{std::string(kOciLayerGzip), layer.blob_digest, layer.blob_size, std::nullopt, {}}}, tags);
 }
 
 }  // namespace

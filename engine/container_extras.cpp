@@ -182,21 +182,13 @@ Result<std::string> commit_impl(const Store& store, std::string_view container, 
     config.created = rfc3339_now();
     config.diff_ids.push_back(layer->diff_id);
     config.history.push_back({config.created, join(record.command), options.author, options.message, false});
-    std::string config_bytes = image::image_config_json(config);
-    SKIFF_TRY(config_digest, store.blobs.put_computed(config_bytes));
-
-    image::Manifest manifest;
-    manifest.media_type = std::string(image::kOciManifest);
-    manifest.config = {std::string(image::kOciConfig), config_digest, static_cast<int64_t>(config_bytes.size()),
-                       std::nullopt, {}};
+    std::vector<image::Descriptor> layers;
     for (const auto& d : base_manifest.layers) {
         SKIFF_TRY(type, oci_layer_type(d.media_type));
-        manifest.layers.push_back({type, d.digest, d.size, std::nullopt, d.annotations});
+        layers.push_back({type, d.digest, d.size, std::nullopt, d.annotations});
     }
-    manifest.layers.push_back({std::string(kOciLayerGzip), layer->blob_digest, layer->blob_size, std::nullopt, {}});
-    SKIFF_TRY(manifest_digest, store.blobs.put_computed(image::manifest_json(manifest)));
-    SKIFF_TRY(recorded, record_image(store, manifest_digest, manifest.media_type, config_digest, config, tags, {},
-                                     base.id));
+    layers.push_back({std::string(kOciLayerGzip), layer->blob_digest, layer->blob_size, std::nullopt, {}});
+    SKIFF_TRY(recorded, store_oci_image(store, config, layers, tags, base.id));
     return recorded.id;
 }
 

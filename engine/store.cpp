@@ -1,5 +1,7 @@
 #include "engine/store.hpp"
 
+#include "image/manifest_write.hpp"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -88,6 +90,20 @@ Result<image::ImageRecord> record_image(const Store& store, const std::string& m
     r.added = rfc3339_now();
     SKIFF_CHECK(store.images.add(r));
     return r;
+}
+
+Result<image::ImageRecord> store_oci_image(const Store& store, const image::ImageConfig& config,
+                                           const std::vector<image::Descriptor>& layers,
+                                           const std::vector<std::string>& repo_tags, const std::string& parent) {
+    std::string config_bytes = image::image_config_json(config);
+    SKIFF_TRY(config_digest, store.blobs.put_computed(config_bytes));
+    image::Manifest manifest;
+    manifest.media_type = std::string(image::kOciManifest);
+    manifest.config = {std::string(image::kOciConfig), config_digest, static_cast<int64_t>(config_bytes.size()),
+                       std::nullopt, {}};
+    manifest.layers = layers;
+    SKIFF_TRY(manifest_digest, store.blobs.put_computed(image::manifest_json(manifest)));
+    return record_image(store, manifest_digest, manifest.media_type, config_digest, config, repo_tags, {}, parent);
 }
 
 }  // namespace skiff::engine

@@ -51,4 +51,12 @@ Result<image::ImageRecord> record_image(const Store& store, const std::string& m
                                         const std::vector<std::string>& repo_digests,
                                         const std::string& parent = "");
 
+// For images skiff makes itself (import, commit): the config and an OCI manifest naming
+// `layers` (their blobs already stored, lowest first) are written to the blob store, then the
+// image is recorded as above.
+Result<image::ImageRecord> store_oci_image(const Store& store, const image::ImageConfig& config,
+                                           const std::vector<image::Descriptor>& layers,
+                                           const std::vector<std::string>& repo_tags,
+                                           const std::string& parent = "");
+
 }  // namespace skiff::engine
