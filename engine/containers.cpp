@@ -3,6 +3,7 @@
 // container_logs.cpp.
 #include "engine/containers.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -307,7 +308,7 @@ Status validate_restart_policy(std::string_view policy, bool auto_remove) {
     }
     if (auto last = containers.load(id); last && last->auto_remove) {
         (void)mkdir_p(path_join(store.options.runroot, "exits"), 0700);
-        (void)write_file_atomic(exit_code_path(store, id), std::to_string(last->exit_code));
+        (void)write_file_atomic(exit_code_path(store, id), std::to_string(last->exit_code) + "\n" + last->name + "\n");
     }
     remove_if_auto(store, id);
     ::_exit(0);
@@ -554,10 +555,44 @@ Result<ExecOutcome> exec_in_container(const Store& store, std::string_view conta
     return ExecOutcome{*ran, std::nullopt};
 }
 
+namespace {
+
+// The exit code a monitor left for a --rm container already removed, found by full id, id
+// prefix or name (what `wait` was given).
+std::optional<int> removed_exit_code(const Store& store, std::string_view container) {
+    std::string dir = path_join(store.options.runroot, "exits");
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return std::nullopt;
+    std::optional<int> code;
+    while (auto* entry = ::readdir(d)) {
+        std::string id = entry->d_name;
+        if (id.size() != 64) continue;
+        auto body = read_file_limited(path_join(dir, id), 512);
+        if (!body) continue;
+        auto nl = body->find('\n');
+        std::string name = nl == std::string::npos ? "" : body->substr(nl + 1);
+        while (!name.empty() && name.back() == '\n') name.pop_back();
+        bool by_id = container.size() >= 3 && id.starts_with(container);
+        if (by_id || name == container || "/" + name == container) {
+            code = std::atoi(body->c_str());
+            break;
+        }
+    }
+    ::closedir(d);
+    return code;
+}
+
+}  // namespace
+
 Result<int> wait_container(const Store& store, std::string_view container) {
     auto containers = container_store(store);
-    SKIFF_TRY(found, containers.find(container));
-    std::string id = found.id;
+    auto located = containers.find(container);
+    if (!located) {
+        // A --rm container may be gone before `wait` looks: its monitor left the code.
+        if (auto code = removed_exit_code(store, container)) return *code;
+        return std::unexpected(located.error());
+    }
+    std::string id = located->id;
     for (;;) {
         auto record = containers.load(id);
         if (!record) {
