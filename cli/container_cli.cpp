@@ -144,6 +144,7 @@ int run_or_create(const GlobalOptions& globals, const RunFlags& flags, const std
     if (!request) return report(request.error());
     if (start && !flags.detach && flags.tty && !::isatty(STDIN_FILENO) && flags.interactive)
         return report(Error{0, "the input device is not a TTY"});
+    request->keep_rootfs_mounted = start;
     auto store = open_store(globals);
     Progress progress(STDERR_FILENO, Progress::mode_for(STDERR_FILENO, false));
     auto created = engine::create_container(store, *request, progress);

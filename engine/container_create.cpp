@@ -93,19 +93,8 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
             mounts.push_back({"volume", source, path, "", true, name});
         }
         // The spec needs the image's files (user names in /etc/passwd): mount for the build.
-        SKIFF_TRY(lowers, [&]() -> Result<std::vector<std::string>> {
-            std::vector<std::string> dirs;
-            for (auto it = image_record.layers.rbegin(); it != image_record.layers.rend(); ++it)
-                dirs.push_back(store.layers.diff_path(*it));
-            if (dirs.empty()) {
-                std::string empty = path_join(dir, "empty");
-                SKIFF_CHECK(mkdir_p(empty, 0755));
-                dirs.push_back(empty);
-            }
-            return dirs;
-        }());
         std::string rootfs = path_join(dir, "rootfs");
-        SKIFF_CHECK(mount_rootfs(lowers, path_join(dir, "upper"), path_join(dir, "work"), rootfs, RootfsOptions{}));
+        SKIFF_CHECK(mount_container_rootfs(store, dir, image_record.id));
         SpecInputs inputs;
         inputs.image = &image_config;
         inputs.rootfs = rootfs;
@@ -116,7 +105,7 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
             return seccomp_syscall_resolve_name(name.c_str()) != __NR_SCMP_ERROR;
         };
         auto spec = build_spec(inputs, options);
-        (void)unmount_rootfs(rootfs);
+        if (!spec || !request.keep_rootfs_mounted) (void)unmount_rootfs(rootfs);
         if (!spec) return std::unexpected(spec.error());
         // The cgroup is named here once, absolute, so every later CLI (whatever cgroup it runs
         // in) and the clean-up after a lost runroot find the same group.

@@ -46,19 +46,6 @@ Result<state::ContainerRecord> find_settled(const Store& store, std::string_view
     return reconcile(store, found);
 }
 
-// The image's unpacked layers, topmost first (as overlayfs and list_changes want them).
-Result<std::vector<std::string>> lower_dirs(const Store& store, const image::ImageRecord& image) {
-    std::vector<std::string> dirs;
-    for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) {
-        SKIFF_TRY(layer, store.layers.get(*it));
-        if (!layer.privileged && (!layer.whiteouts.empty() || !layer.opaque_dirs.empty()))
-            return fail("layer " + layer.chain_id + " was unpacked without root and holds whiteouts; "
-                        "mounting it needs rootless overlay support, which is not here yet");
-        dirs.push_back(store.layers.diff_path(*it));
-    }
-    return dirs;
-}
-
 // The layer's media type in an OCI manifest (an image pulled as Docker v2s2 has Docker's).
 Result<std::string> oci_layer_type(const std::string& media_type) {
     if (media_type.starts_with("application/vnd.oci.")) return media_type;
@@ -215,9 +202,7 @@ Result<std::vector<Change>> container_changes(const Store& store, std::string_vi
     auto containers = container_store(store);
     SKIFF_TRY(record, containers.find(container));
     SKIFF_TRY(image, store.images.find(record.image_id));
-    std::vector<std::string> lowers;
-    for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it)
-        lowers.push_back(store.layers.diff_path(*it));
+    SKIFF_TRY(lowers, image_lower_dirs(store, image));
     std::string dir = containers.dir_of(record.id);
     SKIFF_TRY(changes, list_changes(path_join(dir, "upper"), lowers));
 
@@ -248,24 +233,12 @@ Status export_container(const Store& store, std::string_view container, int out_
     auto run = [&]() -> Status {
         auto containers = container_store(store);
         SKIFF_TRY(record, find_settled(store, container));
-        SKIFF_TRY(image, store.images.find(record.image_id));
         // Held throughout: a start in the meantime would find our mount and run on it, and
         // lose its rootfs when we unmount.
         SKIFF_TRY(held, containers.lock(record.id));
         std::string dir = containers.dir_of(record.id);
         std::string rootfs = path_join(dir, "rootfs");
-        bool mounted_here = false;
-        if (!is_mounted(rootfs)) {
-            SKIFF_TRY(lowers, lower_dirs(store, image));
-            if (lowers.empty()) {
-                // An image without layers: overlay needs one lower dir (as start does).
-                std::string empty = path_join(dir, "empty");
-                SKIFF_CHECK(mkdir_p(empty, 0755));
-                lowers.push_back(empty);
-            }
-            SKIFF_CHECK(mount_rootfs(lowers, path_join(dir, "upper"), path_join(dir, "work"), rootfs, RootfsOptions{}));
-            mounted_here = true;
-        }
+        SKIFF_TRY(mounted_here, mount_container_rootfs(store, dir, record.image_id));
         Status exported = export_rootfs(rootfs, out_fd);
         if (mounted_here) {
             Status unmounted = unmount_rootfs(rootfs);

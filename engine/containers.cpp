@@ -39,36 +39,6 @@ std::string rootfs_of(state::ContainerStore& containers, const std::string& id) 
     return path_join(containers.dir_of(id), "rootfs");
 }
 
-// Lower dirs of an image, topmost first, as overlayfs wants them.
-Result<std::vector<std::string>> lower_dirs(const Store& store, const std::string& image_id) {
-    SKIFF_TRY(image, store.images.find(image_id));
-    std::vector<std::string> dirs;
-    for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) {
-        SKIFF_TRY(layer, store.layers.get(*it));
-        if (!layer.privileged && (!layer.whiteouts.empty() || !layer.opaque_dirs.empty()))
-            return fail("layer " + layer.chain_id + " was unpacked without root and holds whiteouts; "
-                        "running it needs rootless overlay support, which is not here yet");
-        dirs.push_back(store.layers.diff_path(*it));
-    }
-    return dirs;
-}
-
-Status mount_container_rootfs(const Store& store, state::ContainerStore& containers,
-                              const state::ContainerRecord& record) {
-    std::string dir = containers.dir_of(record.id);
-    std::string target = path_join(dir, "rootfs");
-    if (is_mounted(target)) return ok();
-    SKIFF_TRY(lowers, lower_dirs(store, record.image_id));
-    if (lowers.empty()) {
-        // An image without layers (import of an empty tarball): overlay needs one lower dir.
-        std::string empty = path_join(dir, "empty");
-        SKIFF_CHECK(mkdir_p(empty, 0755));
-        lowers.push_back(empty);
-    }
-    RootfsOptions options;
-    return mount_rootfs(lowers, path_join(dir, "upper"), path_join(dir, "work"), target, options);
-}
-
 // Docker's exit codes for a container that could not be started (design.md section 5): only
 // a failure of the runtime's exec step ("exec: \"cmd\": ...") is 126/127; a mount, a
 // cgroup or anything else that failed is the engine's 125.
@@ -245,6 +215,34 @@ void close_inherited_fds(int keep) {
 
 state::ContainerStore container_store(const Store& store) { return state::ContainerStore(store.options.root); }
 
+Result<std::vector<std::string>> image_lower_dirs(const Store& store, const image::ImageRecord& image) {
+    std::vector<std::string> dirs;
+    for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) {
+        SKIFF_TRY(layer, store.layers.get(*it));
+        if (!layer.privileged && (!layer.whiteouts.empty() || !layer.opaque_dirs.empty()))
+            return fail("layer " + layer.chain_id + " was unpacked without root and holds whiteouts; "
+                        "mounting it needs rootless overlay support, which is not here yet");
+        dirs.push_back(store.layers.diff_path(*it));
+    }
+    return dirs;
+}
+
+Result<bool> mount_container_rootfs(const Store& store, const std::string& container_dir, const std::string& image_id) {
+    std::string target = path_join(container_dir, "rootfs");
+    if (is_mounted(target)) return false;
+    SKIFF_TRY(image, store.images.find(image_id));
+    SKIFF_TRY(lowers, image_lower_dirs(store, image));
+    if (lowers.empty()) {
+        // An image without layers (import of an empty tarball): overlay needs one lower dir.
+        std::string empty = path_join(container_dir, "empty");
+        SKIFF_CHECK(mkdir_p(empty, 0755));
+        lowers.push_back(empty);
+    }
+    SKIFF_CHECK(mount_rootfs(lowers, path_join(container_dir, "upper"), path_join(container_dir, "work"), target,
+                             RootfsOptions{}));
+    return true;
+}
+
 Status validate_restart_policy(std::string_view policy, bool auto_remove) {
     bool valid = policy == "no" || policy == "always" || policy == "unless-stopped" || policy == "on-failure";
     if (!valid && policy.starts_with("on-failure:")) {
@@ -323,7 +321,7 @@ Status start_detached(const Store& store, std::string_view container) {
         r.config["manually_stopped"] = false;
         return ok();
     }));
-    SKIFF_CHECK(mount_container_rootfs(store, containers, record));
+    SKIFF_CHECK(mount_container_rootfs(store, containers.dir_of(record.id), record.image_id));
     int report[2];
     if (::pipe2(report, O_CLOEXEC) != 0) return sys_error("pipe");
     UniqueFd report_read(report[0]);
@@ -372,7 +370,7 @@ Result<int> start_attached(const Store& store, std::string_view container) {
     SKIFF_TRY(record, reconcile(store, found));
     if (record.status == state::Status::running || record.status == state::Status::paused)
         return fail("container " + record.id.substr(0, 12) + " is already running");
-    SKIFF_CHECK(mount_container_rootfs(store, containers, record));
+    SKIFF_CHECK(mount_container_rootfs(store, containers.dir_of(record.id), record.image_id));
     SKIFF_TRY(log, LogSink::open(containers.log_path_of(record.id)));
     UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     int stdin_fd = record.interactive || record.tty ? -1 : devnull.get();

@@ -40,6 +40,9 @@ struct RunRequest {
     int stop_timeout = 10;
     std::string pull = "missing";       // missing | always | never
     PullOptions pull_options;
+    // `run`: create leaves the rootfs it mounted for the spec in place for the start that
+    // follows, instead of unmounting it only to mount it again.
+    bool keep_rootfs_mounted = false;
 };
 
 // "no", "always", "unless-stopped", "on-failure", "on-failure:3"; anything else is Docker's
@@ -105,6 +108,14 @@ Result<nlohmann::json> inspect_container(const Store& store, std::string_view co
 
 // The state/ store of this engine store.
 state::ContainerStore container_store(const Store& store);
+
+// An image's layer dirs for overlayfs, topmost first. Layers unpacked without root that
+// hold whiteouts are refused (rootless overlay is not wired yet).
+Result<std::vector<std::string>> image_lower_dirs(const Store& store, const image::ImageRecord& image);
+// The container's rootfs (<dir>/rootfs) mounted from its image's layers under its upper dir;
+// nothing to do when it already is. True when this call mounted it.
+Result<bool> mount_container_rootfs(const Store& store, const std::string& container_dir,
+                                    const std::string& image_id);
 
 // Internal to the monitor: the process that owns a detached container. Runs in the
 // grandchild forked by start_detached; writes "ok <pid>\n" or "error <message>\n" to
