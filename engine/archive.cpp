@@ -23,6 +23,7 @@
 #include "common/path.hpp"
 #include "image/manifest_write.hpp"
 #include "image/reference.hpp"
+#include "overlay/unpack.hpp"
 
 namespace skiff::engine {
 
@@ -658,11 +659,8 @@ Result<std::string> entry_path(const std::string& name) {
 Status extract_archive(int in_fd, const TempDir& dir) {
     ReadArchive a(archive_read_new());
     if (!a) return fail("archive_read_new: out of memory");
-    archive_read_support_filter_gzip(a.get());
-    archive_read_support_filter_zstd(a.get());
-    // docker load takes xz and bzip2 too.
-    archive_read_support_filter_xz(a.get());
-    archive_read_support_filter_bzip2(a.get());
+    // docker load takes xz and bzip2 besides gzip and zstd.
+    support_layer_compressions(a.get());
     archive_read_support_format_tar(a.get());
     if (archive_read_open_fd(a.get(), in_fd, 64 * 1024) != ARCHIVE_OK) return archive_fail(a.get(), "read archive");
     size_t entries = 0;
@@ -1067,7 +1065,7 @@ struct ImportedLayer {
 Result<ImportedLayer> import_blob(const Store& store, int in_fd) {
     ReadArchive in(archive_read_new());
     if (!in) return fail("archive_read_new: out of memory");
-    archive_read_support_filter_all(in.get());
+    support_layer_compressions(in.get());
     archive_read_support_format_raw(in.get());
     if (archive_read_open_fd(in.get(), in_fd, 64 * 1024) != ARCHIVE_OK) return archive_fail(in.get(), "read input");
     struct archive_entry* entry = nullptr;

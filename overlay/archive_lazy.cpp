@@ -246,11 +246,6 @@ int archive_read_open_memory(struct archive * a0, const void * a1, size_t a2) {
     return fn(a0, a1, a2);
 }
 
-int archive_read_support_filter_all(struct archive * a0) {
-    SKIFF_ARCHIVE_REAL(int (*)(struct archive *), archive_read_support_filter_all) return ARCHIVE_FATAL;
-    return fn(a0);
-}
-
 int archive_read_support_filter_bzip2(struct archive * a0) {
     SKIFF_ARCHIVE_REAL(int (*)(struct archive *), archive_read_support_filter_bzip2) return ARCHIVE_FATAL;
     return fn(a0);

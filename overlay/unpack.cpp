@@ -424,12 +424,7 @@ Result<LayerStats> unpack_into(int fd, int root, const UnpackOptions& options) {
     auto source = std::make_unique<TarSource>();
     ArchivePtr raw(archive_read_new());
     if (!raw) return fail("archive_read_new");
-    // Only the compressions layers use (OCI: gzip, zstd; Docker also bzip2, xz). Not
-    // support_filter_all: it would run external programs (lrzip, lzop...) on untrusted input.
-    archive_read_support_filter_gzip(raw.get());
-    archive_read_support_filter_zstd(raw.get());
-    archive_read_support_filter_bzip2(raw.get());
-    archive_read_support_filter_xz(raw.get());
+    support_layer_compressions(raw.get());
     archive_read_support_format_raw(raw.get());
     if (archive_read_open_fd(raw.get(), fd, 64 * 1024) != ARCHIVE_OK)
         return archive_fail(raw.get(), "open layer");
@@ -470,6 +465,14 @@ Result<LayerStats> unpack_into(int fd, int root, const UnpackOptions& options) {
 }
 
 }  // namespace
+
+void support_layer_compressions(struct archive* reader) {
+    // The compressions layers use (OCI: gzip, zstd; Docker also bzip2, xz).
+    archive_read_support_filter_gzip(reader);
+    archive_read_support_filter_zstd(reader);
+    archive_read_support_filter_bzip2(reader);
+    archive_read_support_filter_xz(reader);
+}
 
 Result<LayerStats> unpack_layer(int fd, const std::string& dest_dir, const UnpackOptions& options) {
     std::string dest = dest_dir;

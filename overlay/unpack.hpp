@@ -16,6 +16,8 @@
 
 #include "common/result.hpp"
 
+struct archive;
+
 namespace skiff {
 
 struct UnpackOptions {
@@ -43,6 +45,11 @@ struct LayerStats {
     // "sha256:<hex>" of the uncompressed tar stream: the OCI diff id, computed in the same pass.
     std::string diff_id;
 };
+
+// Let `reader` (a libarchive read handle) decompress what image layers and archives come as:
+// gzip, zstd, bzip2, xz. Never support_filter_all: it would run external programs (lrzip,
+// lzop, ...) on untrusted input.
+void support_layer_compressions(struct archive* reader);
 
 // Unpack the layer read from fd (not closed; read to its end) into dest_dir. Work happens in
 // "<dest_dir>.tmp-<pid>", renamed to dest_dir only when complete; on error it is removed and
