@@ -591,14 +591,17 @@ Result<int> wait_container(const Store& store, std::string_view container) {
         return std::unexpected(located.error());
     }
     std::string id = located->id;
+    // Removed by --rm meanwhile (between any two reads below): its monitor left the code.
+    auto gone = [&](const Error& error) -> Result<int> {
+        if (auto code = read_file_limited(exit_code_path(store, id), 64)) return std::atoi(code->c_str());
+        return std::unexpected(error);
+    };
     for (;;) {
         auto record = containers.load(id);
-        if (!record) {
-            // Removed by --rm meanwhile: its monitor left the exit code behind.
-            if (auto code = read_file_limited(exit_code_path(store, id), 64)) return std::atoi(code->c_str());
-            return std::unexpected(record.error());
-        }
-        SKIFF_TRY(settled, reconcile(store, *record));
+        if (!record) return gone(record.error());
+        auto reconciled = reconcile(store, *record);
+        if (!reconciled) return gone(reconciled.error());
+        const auto& settled = *reconciled;
         if ((settled.status == state::Status::exited || settled.status == state::Status::dead) &&
             !(settled.config.is_object() && settled.config.value("backoff", false)))
             return settled.exit_code;
