@@ -46,7 +46,7 @@ Status write_all(int fd, const void* data, size_t size) {
     return ok();
 }
 
-Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode) {
+Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode, Durability durability) {
     std::string tmp = path + ".tmp-" + std::to_string(::getpid());
     {
         UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
@@ -55,7 +55,7 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
             ::unlink(tmp.c_str());
             return std::unexpected(r.error().context(tmp));
         }
-        if (::fsync(fd.get()) != 0) {
+        if (durability == Durability::synced && ::fsync(fd.get()) != 0) {
             auto e = sys_error("fsync " + tmp);
             ::unlink(tmp.c_str());
             return e;

@@ -124,7 +124,7 @@ Result<Created> do_create(const RuntimeOptions& rt, const CreateOptions& options
     CreateRollback rollback{&store, options.id, &group};
 
     SKIFF_TRY(config_text, read_file(bundle + "/config.json"));
-    SKIFF_CHECK(write_file_atomic(store.config_of(options.id), config_text, 0600));
+    SKIFF_CHECK(write_file_atomic(store.config_of(options.id), config_text, 0600, Durability::atomic));
     if (::mkfifo(store.fifo_of(options.id).c_str(), 0622) != 0) return sys_error("mkfifo exec fifo");
     // Exactly 0622, not cut by our umask: the container process writes it as process.user,
     // or as an unmapped "other" from a user namespace.

@@ -101,7 +101,9 @@ static json record_to_json(const ContainerRecord& r) {
 }
 
 Status StateStore::save(const ContainerRecord& record) const {
-    return write_file_atomic(dir_of(record.id) + "/state.json", record_to_json(record).dump());
+    // The runtime's root is volatile by design (gone at boot with the containers it describes).
+    return write_file_atomic(dir_of(record.id) + "/state.json", record_to_json(record).dump(), 0644,
+                             Durability::atomic);
 }
 
 Result<ContainerRecord> StateStore::load(const std::string& id) const {

@@ -137,10 +137,11 @@ Result<Names> load_names(const std::string& path) {
     return names;
 }
 
-skiff::Status save_names(const std::string& path, const Names& names) {
+skiff::Status save_names(const std::string& path, const Names& names,
+                         Durability durability = Durability::synced) {
     json doc = json::object();
     for (const auto& [name, id] : names) doc[name] = id;
-    return write_file_atomic(path, doc.dump(2) + "\n", 0600);
+    return write_file_atomic(path, doc.dump(2) + "\n", 0600, durability);
 }
 
 // ---- mounts ----
@@ -473,10 +474,10 @@ Result<ContainerRecord> ContainerStore::load(std::string_view id) const {
     return record;
 }
 
-skiff::Status ContainerStore::save(const ContainerRecord& record) const {
+skiff::Status ContainerStore::save(const ContainerRecord& record, Durability durability) const {
     if (!valid_id(record.id)) return no_such_container(record.id);
     auto written = write_file_atomic(path_join(dir_of(record.id), "record.json"),
-                                     to_json(record).dump(2) + "\n", 0600);
+                                     to_json(record).dump(2) + "\n", 0600, durability);
     if (!written && written.error().code == ENOENT) return no_such_container(record.id);
     return written;
 }
@@ -487,7 +488,7 @@ Result<ContainerRecord> ContainerStore::update(
     SKIFF_TRY(record, load(id));
     SKIFF_CHECK(apply(record));
     record.id = std::string(id);  // apply may not move a record to another container
-    SKIFF_CHECK(save(record));
+    SKIFF_CHECK(save(record, Durability::atomic));
     return record;
 }
 
@@ -534,14 +535,15 @@ skiff::Status ContainerStore::remove(std::string_view id) {
         SKIFF_CHECK(remove_tree(doomed));
         // Out of sight first: a crash after this leaves at worst a name that points nowhere,
         // which create treats as free and remove_stale drops.
+        // No fsync: a removal a power loss undoes brings back an exited container, which
+        // rm removes again.
         if (::rename(dir.c_str(), doomed.c_str()) != 0) return sys_error("rename " + dir + " to " + doomed);
-        fsync_directory(containers);
         const std::string names_path = path_join(containers, "names.json");
         auto dropped = [&]() -> skiff::Status {
             SKIFF_TRY(names, load_names(names_path));
             if (std::erase_if(names, [&](const auto& entry) { return entry.second == id; }) == 0)
                 return ok();
-            return save_names(names_path, names);
+            return save_names(names_path, names, Durability::atomic);
         }();
         if (!dropped) {
             (void)remove_tree(doomed);

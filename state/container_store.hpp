@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fd.hpp"
+#include "common/fs.hpp"
 #include "common/result.hpp"
 #include "runtime/state_store.hpp"
 #include "state/names.hpp"
@@ -127,8 +128,10 @@ public:
     Result<Lock> lock(std::string_view id) const;
     Result<ContainerRecord> load(std::string_view id) const;
     // Replace record.json atomically; the caller holds lock(record.id).
-    skiff::Status save(const ContainerRecord& record) const;
+    skiff::Status save(const ContainerRecord& record, Durability durability = Durability::synced) const;
     // lock + load + apply + save; returns the record as saved. Nothing is saved when apply fails.
+    // Not fsynced: what updates change (status, pid, times) is reconciled after a power loss,
+    // and a record left unreadable is listed as dead, never lost silently.
     Result<ContainerRecord> update(std::string_view id,
                                    const std::function<skiff::Status(ContainerRecord&)>& apply) const;
 
