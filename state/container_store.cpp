@@ -379,10 +379,12 @@ Result<ContainerRecord> ContainerStore::create(ContainerRecord record) {
         (void)remove_tree(dir);
         return std::unexpected(std::move(error));
     };
-    if (auto saved = save(record); !saved) return undo(std::move(saved).error());
+    // A --rm container does not outlive its run, so a power loss has nothing of it to keep.
+    const Durability durability = record.auto_remove ? Durability::atomic : Durability::synced;
+    if (auto saved = save(record, durability); !saved) return undo(std::move(saved).error());
     names[record.name] = record.id;
-    if (auto saved = save_names(names_path, names); !saved) return undo(std::move(saved).error());
-    fsync_directory(containers);
+    if (auto saved = save_names(names_path, names, durability); !saved) return undo(std::move(saved).error());
+    if (durability == Durability::synced) fsync_directory(containers);
     return record;
 }
 
