@@ -45,6 +45,9 @@ struct PortMapping {
     uint16_t host_port = 0;      // 0 = pick a free one when connecting
     uint16_t container_port = 0;
     std::string protocol = "tcp";  // "tcp" | "udp"
+    // "8000-8010:80": any free host port of host_port..host_port_end (0 = just host_port);
+    // connect resolves it, so an Endpoint never has one.
+    uint16_t host_port_end = 0;
     bool operator==(const PortMapping&) const = default;
 };
 
@@ -77,9 +80,11 @@ struct NetworkPaths {
     std::string runroot;  // the engine's runroot: netns files under <runroot>/netns/
     std::string table = "skiff";            // nftables table (family inet)
     std::string default_bridge = "skiff0";  // interface of the default network
+    std::string default_subnet = "10.88.0.0/16";  // of the default network, when first written
 };
-// SKIFF_NETWORK_DIR, SKIFF_NFT_TABLE and SKIFF_BRIDGE override dir, table and
-// default_bridge, so tests can keep apart from a user's networks (and from each other).
+// SKIFF_NETWORK_DIR, SKIFF_NFT_TABLE, SKIFF_BRIDGE and SKIFF_BRIDGE_SUBNET override dir,
+// table, default_bridge and default_subnet, so tests can keep apart from a user's networks
+// (and from each other).
 NetworkPaths default_network_paths(const std::string& store_root, const std::string& runroot);
 
 // ---- networks ----------------------------------------------------------------------------
@@ -133,8 +138,8 @@ class Networks {
 public:
     explicit Networks(NetworkPaths paths);
 
-    // The default network ("bridge", skiff0, 10.88.0.0/16 unless SKIFF_BRIDGE_SUBNET says
-    // otherwise) is written the first time anything asks for the list or for it.
+    // The default network ("bridge", paths.default_bridge, paths.default_subnet) is written
+    // the first time anything asks for the list or for it.
     Result<NetworkConfig> create(const CreateNetworkRequest& request);  // err: name taken, overlap
     Result<std::vector<NetworkConfig>> list() const;
     // By name, full id or unique id prefix. ENOENT: `network NAME not found`.
@@ -151,7 +156,10 @@ public:
     Result<Endpoint> connect(const ConnectRequest& request);
     // Undo connect: veth, lease, ports. Missing pieces are not errors (crash clean-up).
     Status disconnect(std::string_view container_id, std::string_view network);
-    Status disconnect_all(std::string_view container_id);
+    // namespace_going: the caller removes the endpoints' namespace right after (remove_netns),
+    // so the veths are left to die with it instead of being deleted one by one; the host
+    // side may then stay listed for a few milliseconds after this returns.
+    Status disconnect_all(std::string_view container_id, bool namespace_going = false);
 
     Result<std::vector<Endpoint>> endpoints_of(std::string_view container_id) const;
     Result<std::vector<Endpoint>> endpoints_on(std::string_view network) const;
@@ -176,14 +184,21 @@ Result<std::string> create_netns(const NetworkPaths& paths, std::string_view con
 // Unmount and remove; missing is fine.
 Status remove_netns(const std::string& netns_path);
 // The nftables ruleset text for the given networks and endpoints (pure, unit-tested): what
-// sync_firewall loads.
-std::string render_ruleset(const std::vector<NetworkConfig>& networks, const std::vector<Endpoint>& endpoints);
+// sync_firewall loads, in one transaction, for table `inet <table>`. It replaces the table
+// whole with rules for every network given (sync_firewall gives those whose bridge exists
+// or that have endpoints); with no network it only deletes it.
+std::string render_ruleset(const std::vector<NetworkConfig>& networks, const std::vector<Endpoint>& endpoints,
+                           std::string_view table = "skiff");
 
 // ---- rootless --------------------------------------------------------------------------
 
 // pasta attached to the namespace (its own copy of the host's addresses and routes, outside
-// access through the user's sockets), forwarding `ports`. Returns pasta's pid; it ends by
-// itself when the namespace goes away.
+// access through the user's sockets), forwarding `ports`. Returns pasta's pid once the
+// namespace is configured; it ends by itself when the namespace file is removed. Host ports
+// must be decided (resolve_host_ports): pasta binds them itself.
 Result<pid_t> start_pasta(const std::string& netns_path, const std::vector<PortMapping>& ports);
+// Host ports without endpoint files (rootless): 0 and ranges replaced by free ports, fixed
+// ones checked with a bind (`Bind for 0.0.0.0:8080 failed: port is already allocated`).
+Result<std::vector<PortMapping>> resolve_host_ports(const std::vector<PortMapping>& ports);
 
 }  // namespace skiff::network
