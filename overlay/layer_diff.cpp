@@ -202,10 +202,14 @@ Result<Xattrs> read_xattrs(int fd, const std::string& path) {
     return out;
 }
 
+// Without root the upper can only have been mounted with userxattr (trusted.* needs host
+// root), so a rootless diff reads user.overlay.opaque whatever the caller said.
+bool rootless_upper(bool userxattr) { return userxattr || ::geteuid() != 0; }
+
 bool has_opaque(const Xattrs& xattrs, bool userxattr) {
-    const char* key = userxattr ? "user.overlay.opaque" : "trusted.overlay.opaque";
     for (const auto& [k, v] : xattrs)
-        if (k == key && v == "y") return true;
+        if (v == "y" && (k == "trusted.overlay.opaque" || (rootless_upper(userxattr) && k == "user.overlay.opaque")))
+            return true;
     return false;
 }
 
@@ -213,7 +217,7 @@ bool has_opaque(const Xattrs& xattrs, bool userxattr) {
 // business, file capabilities are the image's.
 bool keep_xattr(const std::string& key, bool userxattr) {
     if (key.starts_with("trusted.overlay.")) return false;
-    if (userxattr && key.starts_with("user.overlay.")) return false;
+    if (rootless_upper(userxattr) && key.starts_with("user.overlay.")) return false;
     if (key.starts_with("security.")) return key == "security.capability";
     if (key.starts_with("system.")) return false;  // POSIX ACLs: not carried in layers
     return true;
@@ -252,11 +256,12 @@ Result<UniqueFd> open_child_dir(int parent, const std::string& name) {
     return fd;
 }
 
-enum class TarMode { layer_diff, export_tree };
+enum class TarMode { layer_diff, export_tree, copy };
 
 class TarWalker {
 public:
-    TarWalker(Sink& sink, TarMode mode, bool userxattr) : sink_(sink), mode_(mode), userxattr_(userxattr) {}
+    TarWalker(Sink& sink, TarMode mode, bool userxattr, const std::set<std::string>* exclude = nullptr)
+        : sink_(sink), mode_(mode), userxattr_(userxattr), exclude_(exclude) {}
 
     Status open() {
         tar_.reset(archive_write_new());
@@ -280,6 +285,13 @@ public:
         if (::fstat(fd.get(), &st) != 0) return sys_error("stat " + root);
         root_dev_ = st.st_dev;
         return walk(fd.get(), "");
+    }
+
+    // One node (and what is below it) by its parent and name, written as `as`.
+    Status walk_node(int parent_fd, const std::string& name, const std::string& as) {
+        auto done = node(parent_fd, "", name, as);
+        if (!done) return std::unexpected(std::move(done).error().context(as));
+        return ok();
     }
 
     Status close() {
@@ -344,9 +356,10 @@ private:
     }
 
     Status node(int dirfd, const std::string& rel, const std::string& name, const std::string& path) {
+        bool diff = mode_ == TarMode::layer_diff;
+        if (diff && exclude_ && exclude_->count(path)) return ok();
         struct stat st;
         if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return sys_error("stat");
-        bool diff = mode_ == TarMode::layer_diff;
         if (diff && name.starts_with(kWhiteoutPrefix))
             return fail("a file named .wh.* cannot be stored in a layer (it would read as a whiteout)");
         if (diff && is_whiteout(st)) return marker(join_rel(rel, kWhiteoutPrefix + name), st);
@@ -434,6 +447,7 @@ private:
     Sink& sink_;
     TarMode mode_;
     bool userxattr_;
+    const std::set<std::string>* exclude_;
     WriteArchive tar_;
     dev_t root_dev_ = 0;
     std::map<std::pair<dev_t, ino_t>, std::string> links_;  // inode -> first name written
@@ -443,7 +457,7 @@ private:
 Result<DiffResult> write_tree(const std::string& root, int out_fd, TarMode mode, const DiffOptions& options) {
     Sink sink(out_fd, options.compression == LayerCompression::gzip);
     SKIFF_CHECK(sink.open());
-    TarWalker walker(sink, mode, options.userxattr);
+    TarWalker walker(sink, mode, options.userxattr, &options.exclude);
     SKIFF_CHECK(walker.open());
     SKIFF_CHECK(walker.walk_root(root));
     SKIFF_CHECK(walker.close());
@@ -605,10 +619,25 @@ Result<DiffResult> write_layer_diff(const std::string& upper_dir, int out_fd, co
     return with_context(write_tree(upper_dir, out_fd, TarMode::layer_diff, options), "diff of " + upper_dir);
 }
 
+Result<int64_t> write_copy_tar(int parent_fd, const std::string& name, const std::string& as, int out_fd) {
+    Sink sink(out_fd, false);
+    SKIFF_CHECK(sink.open());
+    TarWalker walker(sink, TarMode::copy, false);
+    SKIFF_CHECK(walker.open());
+    SKIFF_CHECK(walker.walk_node(parent_fd, name, as));
+    SKIFF_CHECK(walker.close());
+    SKIFF_TRY(written, sink.finish());
+    return written.size;
+}
+
 Status export_rootfs(const std::string& rootfs_dir, int out_fd) {
     auto r = write_tree(rootfs_dir, out_fd, TarMode::export_tree, DiffOptions{});
     if (!r) return std::unexpected(std::move(r).error().context("export " + rootfs_dir));
     return ok();
+}
+
+bool lower_layers_have(const std::vector<std::string>& lower_dirs, const std::string& rel, struct stat* st) {
+    return find_in_lowers(lower_dirs, rel, st);
 }
 
 char Change::letter() const {

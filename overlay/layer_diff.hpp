@@ -10,7 +10,10 @@
 // host files.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +28,9 @@ struct DiffOptions {
     // The upper was mounted with userxattr (rootless): opaque dirs carry user.overlay.opaque,
     // and user.overlay.* are overlayfs's bookkeeping rather than the container's xattrs.
     bool userxattr = false;
+    // Paths relative to the upper ("etc/hosts", "etc") left out of the layer, with
+    // everything below them: the mount points the engine made (see engine commit).
+    std::set<std::string> exclude;
 };
 
 struct DiffResult {
@@ -58,11 +64,21 @@ struct Change {
 // (a whiteout, or a name a replaced (opaque) directory hides). Deleting a directory is one
 // D for it, not one per file. In the order Docker prints: a walk of the upper, names sorted
 // within each directory, each directory before its contents.
+// Whether the lower layers (top first) show a node at rel ("etc/hosts"), looked up without
+// following symlinks, whiteouts and opaque directories applied; *st is filled when so.
+bool lower_layers_have(const std::vector<std::string>& lower_dirs, const std::string& rel, struct stat* st);
+
 Result<std::vector<Change>> list_changes(const std::string& upper_dir, const std::vector<std::string>& lower_dirs);
 
 // A tar of the whole tree at rootfs_dir (a mounted container rootfs) for `export`: no
 // whiteout handling, never following symlinks, and not descending into other mounts below
 // it (the tree's own filesystem only, like tar --one-file-system).
 Status export_rootfs(const std::string& rootfs_dir, int out_fd);
+
+// `cp`: a tar of the node `name` in the directory parent_fd ("." for parent_fd itself),
+// never followed when it is a symlink, its entry named `as`; a directory goes with
+// everything below it (symlinks below are never followed either). as == ".": a directory's
+// contents, as "./" and "./NAME...". Returns the bytes of tar written to out_fd.
+Result<int64_t> write_copy_tar(int parent_fd, const std::string& name, const std::string& as, int out_fd);
 
 }  // namespace skiff

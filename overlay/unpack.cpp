@@ -103,6 +103,7 @@ public:
 
 private:
     Status whiteout(const std::string& parent, const std::string& name);
+    Status check_overwrite(const std::string& parent_rel, const std::string& name, bool dir);
     Status regular(struct archive* tar, struct archive_entry* e, int parent, const std::string& name);
     Status hardlink(struct archive_entry* e, int parent, const std::string& name);
     Status metadata(struct archive_entry* e, int parent, const std::string& name, bool symlink);
@@ -152,9 +153,10 @@ Result<bool> prepare_slot(int parent, const std::string& name, bool want_dir, bo
 
 Status Unpacker::entry(struct archive* tar, struct archive_entry* e, const std::string& rel) {
     auto [parent_rel, name] = split_parent(rel);
-    if (name.starts_with(".wh.")) return whiteout(parent_rel, name);
+    if (opt_.whiteouts && name.starts_with(".wh.")) return whiteout(parent_rel, name);
 
     mode_t type = archive_entry_filetype(e);
+    if (opt_.no_overwrite_dir_nondir && !rel.empty()) SKIFF_CHECK(check_overwrite(parent_rel, name, type == AE_IFDIR));
     if (rel.empty()) {
         // "./": metadata of the layer root itself.
         if (type != AE_IFDIR) return fail("layer root is not a directory");
@@ -214,6 +216,17 @@ Status Unpacker::entry(struct archive* tar, struct archive_entry* e, const std::
     default:
         return ok();  // sockets and unknown types have no place in a layer; skipped
     }
+}
+
+Status Unpacker::check_overwrite(const std::string& parent_rel, const std::string& name, bool dir) {
+    auto parent = open_in_root(root_, parent_rel, O_PATH | O_DIRECTORY);
+    if (!parent) return ok();  // no parent yet: nothing is there to overwrite
+    struct stat st;
+    if (::fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return ok();
+    std::string path = "/" + (parent_rel.empty() ? name : parent_rel + "/" + name);
+    if (S_ISDIR(st.st_mode) && !dir) return fail("cannot overwrite directory \"" + path + "\" with non-directory");
+    if (!S_ISDIR(st.st_mode) && dir) return fail("cannot overwrite non-directory \"" + path + "\" with directory");
+    return ok();
 }
 
 Result<int> Unpacker::parent_dir(const std::string& parent_rel) {
@@ -420,36 +433,37 @@ Status Unpacker::finish_dirs() {
     return ok();
 }
 
-Result<LayerStats> unpack_into(int fd, int root, const UnpackOptions& options) {
+// `what` names the input in errors: "layer", "archive".
+Result<LayerStats> unpack_into(int fd, int root, const UnpackOptions& options, const std::string& what = "layer") {
     auto source = std::make_unique<TarSource>();
     ArchivePtr raw(archive_read_new());
     if (!raw) return fail("archive_read_new");
     support_layer_compressions(raw.get());
     archive_read_support_format_raw(raw.get());
     if (archive_read_open_fd(raw.get(), fd, 64 * 1024) != ARCHIVE_OK)
-        return archive_fail(raw.get(), "open layer");
+        return archive_fail(raw.get(), "open " + what);
     struct archive_entry* raw_entry;
     if (archive_read_next_header(raw.get(), &raw_entry) != ARCHIVE_OK)
-        return archive_fail(raw.get(), "open layer");
+        return archive_fail(raw.get(), "open " + what);
     source->raw = raw.get();
 
     ArchivePtr tar(archive_read_new());
     if (!tar) return fail("archive_read_new");
     archive_read_support_format_tar(tar.get());
     if (archive_read_open(tar.get(), source.get(), nullptr, tar_source_read, nullptr) != ARCHIVE_OK)
-        return archive_fail(tar.get(), "read layer");
+        return archive_fail(tar.get(), "read " + what);
 
     Unpacker unpacker(root, options);
     for (;;) {
         struct archive_entry* e;
         int r = archive_read_next_header(tar.get(), &e);
         if (r == ARCHIVE_EOF) break;
-        if (r < ARCHIVE_WARN) return archive_fail(tar.get(), "read layer");
+        if (r < ARCHIVE_WARN) return archive_fail(tar.get(), "read " + what);
         const char* raw_name = archive_entry_pathname(e);
-        if (!raw_name) return fail("read layer: entry without a name");
+        if (!raw_name) return fail("read " + what + ": entry without a name");
         SKIFF_TRY(rel, layer_path(raw_name));
         auto done = unpacker.entry(tar.get(), e, rel);
-        if (!done) return std::unexpected(std::move(done).error().context(std::string("layer entry ") + raw_name));
+        if (!done) return std::unexpected(std::move(done).error().context(what + " entry " + raw_name));
     }
     SKIFF_CHECK(unpacker.finish_dirs());
 
@@ -458,7 +472,7 @@ Result<LayerStats> unpack_into(int fd, int root, const UnpackOptions& options) {
     la_ssize_t n;
     while ((n = tar_source_read(tar.get(), source.get(), &block)) > 0) {
     }
-    if (n < 0) return archive_fail(tar.get(), "read layer");
+    if (n < 0) return archive_fail(tar.get(), "read " + what);
     LayerStats stats = std::move(unpacker.stats());
     stats.diff_id = source->hash.finish();
     return stats;
@@ -489,6 +503,10 @@ Result<LayerStats> unpack_layer(int fd, const std::string& dest_dir, const Unpac
     }();
     if (!result) (void)remove_tree(tmp);
     return result;
+}
+
+Result<LayerStats> extract_archive(int fd, int dir_fd, const UnpackOptions& options) {
+    return unpack_into(fd, dir_fd, options, "archive");
 }
 
 }  // namespace skiff

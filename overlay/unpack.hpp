@@ -28,6 +28,11 @@ struct UnpackOptions {
     bool set_owners = ::geteuid() == 0;
     // Rootless: map a tar uid/gid to the host ids to chown to (e.g. add a subuid offset).
     std::function<std::pair<uid_t, gid_t>(uid_t, gid_t)> map_owner;
+    // Layers: ".wh.NAME" entries are whiteouts. false (cp): they are plain names.
+    bool whiteouts = true;
+    // cp: an existing directory is never replaced by a non-directory nor the other way round
+    // (Docker's NoOverwriteDirNonDir); layers replace them as tar does.
+    bool no_overwrite_dir_nondir = false;
 };
 
 struct LayerStats {
@@ -55,5 +60,12 @@ void support_layer_compressions(struct archive* reader);
 // "<dest_dir>.tmp-<pid>", renamed to dest_dir only when complete; on error it is removed and
 // the error names the entry.
 Result<LayerStats> unpack_layer(int fd, const std::string& dest_dir, const UnpackOptions& options = {});
+
+// `cp`: the tar (plain or compressed) read from fd extracted in place into the existing
+// directory dir_fd (an O_PATH fd is enough), with the same confinement as unpack_layer:
+// dir_fd is the root no entry, symlink or hardlink can leave. Set options.whiteouts = false
+// for plain archives. Errors name the entry ("archive entry a/b: ..."); what was extracted
+// before an error stays.
+Result<LayerStats> extract_archive(int fd, int dir_fd, const UnpackOptions& options);
 
 }  // namespace skiff

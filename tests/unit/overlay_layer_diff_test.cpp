@@ -431,3 +431,67 @@ TEST_CASE("layer diff of a rootless (userxattr) upper", "[layer-diff]") {
     CHECK(change_strings(*changes) ==
           std::vector<std::string>{"C /dir", "A /dir/new", "D /dir/old", "D /gone", "A /tool"});
 }
+
+TEST_CASE("cp: write_copy_tar names one node, extract_archive puts it in place", "[layer-diff]") {
+    DiffDir d;
+    std::string src = d.path("src");
+    put(src + "/dir/a", "aa");
+    put(src + "/dir/.wh.kept", "plain name");
+    REQUIRE(::symlink("/etc/passwd", (src + "/dir/link").c_str()) == 0);
+    UniqueFd parent(::open(src.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    REQUIRE(parent);
+
+    // A directory under another name; a symlink as itself, never followed.
+    auto fd = memfd();
+    auto written = skiff::write_copy_tar(parent.get(), "dir", "renamed", fd.get());
+    REQUIRE(written.has_value());
+    std::string tar = fd_contents(fd.get());
+    CHECK(*written == static_cast<int64_t>(tar.size()));
+    auto entries = read_tar(tar);
+    CHECK(names(entries) == std::vector<std::string>{"renamed/", "renamed/.wh.kept", "renamed/a", "renamed/link"});
+    CHECK(find(entries, "renamed/link")->symlink == "/etc/passwd");
+
+    // "." : the contents.
+    UniqueFd dir(::open((src + "/dir").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    auto contents = memfd();
+    REQUIRE(skiff::write_copy_tar(dir.get(), ".", ".", contents.get()).has_value());
+    CHECK(names(read_tar(fd_contents(contents.get()))) == std::vector<std::string>{"./", "./.wh.kept", "./a", "./link"});
+
+    // In place into an existing directory; ".wh." names stay plain files.
+    std::string dest = d.path("dest");
+    REQUIRE(skiff::mkdir_p(dest));
+    UniqueFd dest_fd(::open(dest.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    skiff::UnpackOptions options;
+    options.whiteouts = false;
+    options.no_overwrite_dir_nondir = true;
+    options.set_owners = false;
+    REQUIRE(::lseek(fd.get(), 0, SEEK_SET) == 0);
+    auto stats = skiff::extract_archive(fd.get(), dest_fd.get(), options);
+    REQUIRE(stats.has_value());
+    CHECK(get(dest + "/renamed/a") == "aa");
+    CHECK(get(dest + "/renamed/.wh.kept") == "plain name");
+
+    // A file never replaces a directory (nor the other way round).
+    put(dest + "/clash/inside", "x");
+    auto file = memfd();
+    put(src + "/clash", "file");
+    REQUIRE(skiff::write_copy_tar(parent.get(), "clash", "clash", file.get()).has_value());
+    REQUIRE(::lseek(file.get(), 0, SEEK_SET) == 0);
+    auto refused = skiff::extract_archive(file.get(), dest_fd.get(), options);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().what.find("cannot overwrite directory \"/clash\" with non-directory") != std::string::npos);
+    CHECK(get(dest + "/clash/inside") == "x");
+}
+
+TEST_CASE("a layer diff leaves out the excluded paths and what is below them", "[layer-diff]") {
+    DiffDir d;
+    std::string up = d.path("upper");
+    put(up + "/etc/hosts", "");
+    put(up + "/etc/hostname", "");
+    put(up + "/tmp/made", "made");
+    skiff::DiffOptions options;
+    options.exclude = {"etc", "etc/hosts", "etc/hostname"};
+    auto fd = memfd();
+    REQUIRE(skiff::write_layer_diff(up, fd.get(), options).has_value());
+    CHECK(names(read_tar(fd_contents(fd.get()))) == std::vector<std::string>{"tmp/", "tmp/made"});
+}
