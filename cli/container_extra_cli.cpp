@@ -267,6 +267,33 @@ void add_container_extra_commands(CLI::App& app, const GlobalOptions& globals, i
             return status_code(port(open_store(globals), *name, *private_port));
         });
     }
+    {
+        auto* cmd = app.add_subcommand("attach", "attach to a running container's output, and its input with -i");
+        auto name = std::make_shared<std::string>();
+        auto options = std::make_shared<engine::AttachOptions>();
+        cmd->add_flag("--no-stdin", options->no_stdin, "do not attach stdin");
+        cmd->add_flag("--sig-proxy{true}", options->sig_proxy, "proxy received signals to the process (default true)");
+        cmd->add_option("--detach-keys", options->detach_keys, "key sequence that detaches (default ctrl-p,ctrl-q)");
+        cmd->add_option("CONTAINER", *name, "container")->required();
+        on_run(cmd, exit_code, [&globals, name, options] {
+            auto code = engine::attach_container(open_store(globals), *name, *options);
+            return code ? *code : report(code.error());
+        });
+    }
+    {
+        // Internal, not in --help: what skiff-monitor execs once the container's PID 1 has
+        // exited (engine::container_exited).
+        auto* cmd = app.add_subcommand("container-exited", "");
+        cmd->group("");
+        auto id = std::make_shared<std::string>();
+        auto code = std::make_shared<int>(0);
+        cmd->add_option("ID", *id)->required();
+        cmd->add_option("CODE", *code)->required();
+        on_run(cmd, exit_code, [&globals, id, code] {
+            engine::container_exited(open_store(globals), *id, *code);
+            return 0;
+        });
+    }
 }
 
 }  // namespace skiff::cli

@@ -1,5 +1,5 @@
 // The container commands of `skiff` beyond the lifecycle: commit, diff, export, pause,
-// unpause, restart, rename, top and port.
+// unpause, restart, rename, top, port, attach (and the internal container-exited).
 #pragma once
 
 #include <CLI/CLI.hpp>

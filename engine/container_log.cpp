@@ -4,10 +4,13 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <ctime>
+
 #include <nlohmann/json.hpp>
 
 #include "common/clock.hpp"
 #include "common/fs.hpp"
+#include "monitor/log_record.hpp"
 
 namespace skiff::engine {
 
@@ -23,9 +26,13 @@ void LogSink::echo_to(int out_fd, int err_fd) {
 }
 
 void LogSink::write_line(std::string_view stream, std::string_view line) {
-    // nlohmann replaces invalid UTF-8 instead of throwing with this handler.
-    nlohmann::json record = {{"log", std::string(line)}, {"stream", std::string(stream)}, {"time", rfc3339_now()}};
-    std::string text = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    // The encoder of skiff-monitor too (monitor/log_record.hpp): attached or detached, one format.
+    struct timespec now;
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    char time[32];
+    logfmt::format_rfc3339(now, time);
+    std::string text(logfmt::record_capacity(line.size()), '\0');
+    text.resize(logfmt::encode_record(text.data(), std::string(stream).c_str(), line.data(), line.size(), time));
     (void)write_all(fd_.get(), text.data(), text.size());
 }
 
@@ -40,7 +47,7 @@ void LogSink::write(std::string_view stream, std::string_view data) {
         write_line(stream, std::string_view(partial).substr(start, nl + 1 - start));
     partial.erase(0, start);
     // A line that never ends (a progress bar) still reaches the log in pieces.
-    if (partial.size() >= 16 * 1024) {
+    if (partial.size() >= logfmt::kLinePieceBytes) {
         write_line(stream, partial);
         partial.clear();
     }

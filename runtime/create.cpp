@@ -240,4 +240,14 @@ Result<int> run_container(const RuntimeOptions& rt, const CreateOptions& options
     return WEXITSTATUS(status);
 }
 
+Result<HandedOver> run_container_handed_over(const RuntimeOptions& rt, const CreateOptions& options) {
+    // As the foreground run: PID 1 dies with us (PDEATHSIG), a terminal's master comes to us.
+    SKIFF_TRY(created, do_create(rt, options, /*outlive_parent=*/false, /*console_to_parent=*/true));
+    if (auto started = start_container(rt, options.id); !started) {
+        (void)delete_container(rt, options.id, true);
+        return std::unexpected(started.error());
+    }
+    return HandedOver{created.record.pid, std::move(created.console_master)};
+}
+
 }  // namespace skiff::runtime

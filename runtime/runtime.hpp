@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/fd.hpp"
 #include "common/result.hpp"
 #include "runtime/state_store.hpp"
 
@@ -41,6 +42,16 @@ Status start_container(const RuntimeOptions& rt, const std::string& id);
 // `on_started` is told PID 1 once it has been started (the engine's monitor records it).
 Result<int> run_container(const RuntimeOptions& rt, const CreateOptions& options, bool detach,
                           const std::function<void(pid_t)>& on_started = {});
+
+// `run` in the foreground without the waiting, for a monitor that does its own (the engine's
+// skiff-monitor): returns once PID 1 runs, with its pid and, with a terminal, the pty
+// master. PID 1 dies with the calling process (PDEATHSIG); the caller reaps it and calls
+// delete_container when it has exited.
+struct HandedOver {
+    pid_t pid = 0;
+    UniqueFd console_master;
+};
+Result<HandedOver> run_container_handed_over(const RuntimeOptions& rt, const CreateOptions& options);
 
 Result<std::string> container_state(const RuntimeOptions& rt, const std::string& id);
 Status kill_container(const RuntimeOptions& rt, const std::string& id, int signal, bool all);
