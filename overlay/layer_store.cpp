@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 
 #include "common/digest.hpp"
 #include "common/fs.hpp"
+#include "common/path.hpp"
 
 namespace skiff {
 
@@ -68,7 +71,7 @@ Status remove_layer_tree(const std::string& path) {
 json to_json(const LayerRecord& r) {
     return json{{"chain_id", r.chain_id},   {"diff_id", r.diff_id},       {"parent", r.parent},
                 {"size", r.size},           {"privileged", r.privileged}, {"whiteouts", r.whiteouts},
-                {"opaque_dirs", r.opaque_dirs}};
+                {"opaque_dirs", r.opaque_dirs}, {"markers_made", r.markers_made}};
 }
 
 Result<LayerRecord> from_json(const json& j) {
@@ -82,6 +85,7 @@ Result<LayerRecord> from_json(const json& j) {
         r.privileged = j.value("privileged", true);
         r.whiteouts = j.value("whiteouts", std::vector<std::string>{});
         r.opaque_dirs = j.value("opaque_dirs", std::vector<std::string>{});
+        r.markers_made = j.value("markers_made", false);
     } catch (const json::exception& e) {
         return fail(e.what());
     }
@@ -304,6 +308,57 @@ Result<LayerRecord> LayerStore::adopt(const std::string& unpacked_dir, std::stri
         return e;
     }
     return install_layer(*this, layers_dir, temp_dir, record);
+}
+
+namespace {
+
+// "a/b/c" -> {"a/b", "c"}; "c" -> {"", "c"}.
+std::pair<std::string, std::string> split_parent(const std::string& rel) {
+    auto slash = rel.rfind('/');
+    if (slash == std::string::npos) return {"", rel};
+    return {rel.substr(0, slash), rel.substr(slash + 1)};
+}
+
+// overlayfs's whiteout at rel (inside root_fd): a 0/0 char device, replacing a non-directory.
+Status make_whiteout(int root_fd, const std::string& rel) {
+    auto [parent_rel, name] = split_parent(rel);
+    if (name.empty() || name == "." || name == "..") return fail("invalid whiteout " + rel);
+    SKIFF_TRY(parent, mkdir_in_root(root_fd, parent_rel, 0755));
+    struct stat st;
+    if (::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) return ok();  // made before
+        if (S_ISDIR(st.st_mode)) return fail("whiteout " + rel + ": a directory is in the way");
+        if (::unlinkat(parent.get(), name.c_str(), 0) != 0) return sys_error("whiteout " + rel);
+    }
+    if (::mknodat(parent.get(), name.c_str(), S_IFCHR, makedev(0, 0)) != 0 && errno != EEXIST)
+        return sys_error("mknod whiteout " + rel);
+    return ok();
+}
+
+Status make_opaque(int root_fd, const std::string& rel) {
+    SKIFF_TRY(dir, mkdir_in_root(root_fd, rel == "." ? "" : rel, 0755));
+    if (::setxattr(fd_path(dir.get()).c_str(), "user.overlay.opaque", "y", 1, 0) != 0)
+        return sys_error("set user.overlay.opaque on " + rel);
+    return ok();
+}
+
+}  // namespace
+
+Result<LayerRecord> LayerStore::materialize_markers(std::string_view id) {
+    SKIFF_TRY(record, get(id));
+    if (record.privileged || record.markers_made || (record.whiteouts.empty() && record.opaque_dirs.empty()))
+        return record;
+    std::string diff = diff_path(id);
+    UniqueFd root(::open(diff.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return sys_error("open " + diff);
+    for (const auto& rel : record.whiteouts)
+        SKIFF_CHECK(with_context(make_whiteout(root.get(), rel), "layer " + record.chain_id));
+    for (const auto& rel : record.opaque_dirs)
+        SKIFF_CHECK(with_context(make_opaque(root.get(), rel), "layer " + record.chain_id));
+    record.markers_made = true;
+    std::string dir = path_join(layers_dir_of(root_), std::string(hex_of(id)));
+    SKIFF_CHECK(write_file_atomic(path_join(dir, "layer.json"), to_json(record).dump(2) + "\n", 0644));
+    return record;
 }
 
 // Ok when the layer is already gone (a concurrent collector removed it).

@@ -30,6 +30,10 @@ struct LayerRecord {
     bool privileged = true;
     std::vector<std::string> whiteouts;
     std::vector<std::string> opaque_dirs;
+    // Rootless overlay: the recorded whiteouts were made in diff/ as 0/0 char devices (which
+    // Linux >= 5.8 lets anyone make) and opaque dirs as user.overlay.opaque=y (what overlayfs
+    // reads with userxattr), by materialize_markers. Lower dirs then mount as they are.
+    bool markers_made = false;
 };
 
 // chain id of diff_id on top of parent ("" for the bottom layer).
@@ -59,6 +63,11 @@ public:
     // Record an already unpacked directory (commit, import): moved into place.
     Result<LayerRecord> adopt(const std::string& unpacked_dir, std::string_view diff_id,
                               std::string_view parent_chain_id, const LayerStats& stats);
+
+    // An unprivileged layer's recorded whiteouts and opaque dirs made in its diff/ for a
+    // rootless overlay mount (userxattr), once: markers_made is then saved in layer.json.
+    // Nothing to do for privileged layers or when already made. Safe to race with itself.
+    Result<LayerRecord> materialize_markers(std::string_view chain_id);
 
     Status remove(std::string_view chain_id);
     // Remove .tmp-* directories whose pid no longer lives (a killed pull).

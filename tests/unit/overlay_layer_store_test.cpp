@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -357,4 +359,48 @@ TEST_CASE("engine store: defaults, prepare, record_image", "[layer-store]") {
     REQUIRE(found);
     CHECK(found->id == config_digest);
     CHECK(found->manifest_digest == manifest_digest);
+}
+
+TEST_CASE("an unprivileged layer's recorded whiteouts are made once for a rootless overlay", "[layer-store]") {
+    LayerStoreDir dir;
+    LayerStore layers(dir.root);
+    std::string tar = make_tar({{"etc", AE_IFDIR, 0755, ""},
+                                {"etc/.wh.gone", AE_IFREG, 0644, ""},
+                                {"data/.wh..wh..opq", AE_IFREG, 0644, ""},
+                                {"data/new", AE_IFREG, 0644, "n"},
+                                {".wh..wh..opq", AE_IFREG, 0644, ""}});
+    std::string diff_id = skiff::sha256_digest(tar);
+    auto fd = fd_with(tar);
+    auto rec = layers.unpack(fd.get(), diff_id, "", unprivileged());
+    REQUIRE(rec);
+    REQUIRE(rec->whiteouts == std::vector<std::string>{"etc/gone"});
+    REQUIRE(rec->opaque_dirs.size() == 2);
+    CHECK(!rec->markers_made);
+    std::string diff = layers.diff_path(diff_id);
+    struct stat st;
+    CHECK(::lstat((diff + "/etc/gone").c_str(), &st) != 0);
+
+    auto made = layers.materialize_markers(diff_id);
+    REQUIRE(made);
+    CHECK(made->markers_made);
+    REQUIRE(::lstat((diff + "/etc/gone").c_str(), &st) == 0);
+    CHECK(S_ISCHR(st.st_mode));
+    CHECK(st.st_rdev == makedev(0, 0));
+    char v[4] = {};
+    CHECK(::getxattr((diff + "/data").c_str(), "user.overlay.opaque", v, sizeof v) == 1);
+    CHECK(v[0] == 'y');
+    CHECK(::getxattr(diff.c_str(), "user.overlay.opaque", v, sizeof v) == 1);
+    // Recorded: the next call does nothing, and layer.json says so.
+    auto again = layers.get(diff_id);
+    REQUIRE(again);
+    CHECK(again->markers_made);
+    CHECK(layers.materialize_markers(diff_id));
+    // A layer without markers is left as it is.
+    std::string plain = sample_tar();
+    std::string plain_id = skiff::sha256_digest(plain);
+    auto pfd = fd_with(plain);
+    REQUIRE(layers.unpack(pfd.get(), plain_id, "", unprivileged()));
+    auto p = layers.materialize_markers(plain_id);
+    REQUIRE(p);
+    CHECK(!p->markers_made);
 }

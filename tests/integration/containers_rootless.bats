@@ -1,0 +1,179 @@
+#!/usr/bin/env bats
+# Containers without root: uid 65534 (with a home and XDG dirs of its own) runs, lists,
+# enters, stops and removes containers from an image whose layers hold whiteouts and an
+# opaque dir, all through the user's own user + mount namespace (a "skiff-pause" process).
+
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+    load helpers
+    IMAGE_TAR=$BATS_FILE_TMPDIR/img.tar
+    # busybox; a layer with /data/{old,keep}; one that makes /data opaque (only "new" in it)
+    # and deletes /bin/ls.
+    python3 "$BATS_TEST_DIRNAME/../fixtures/mkimage.py" build --out "$IMAGE_TAR" --format docker-archive \
+        --tag rl/test:1 --busybox \
+        --layer '[{"type":"dir","path":"data"},{"type":"file","path":"data/old","content":"old"},{"type":"file","path":"data/keep","content":"keep"}]' \
+        --layer '[{"type":"opaque","path":"data"},{"type":"file","path":"data/new","content":"new"},{"type":"whiteout","path":"bin/ls"}]' \
+        >/dev/null
+    export IMAGE_TAR
+}
+
+setup() {
+    load helpers
+    USER_HOME=$(mktemp -d /tmp/skiff-rootless.XXXXXX)
+    mkdir -m 700 "$USER_HOME/run" "$USER_HOME/data"
+    chown -R 65534:65534 "$USER_HOME"
+    as_nobody load -q < "$IMAGE_TAR" >/dev/null
+}
+
+# skiff as nobody: no sudo, no capabilities, the user's own HOME and XDG dirs.
+as_nobody() {
+    setpriv --reuid=65534 --regid=65534 --clear-groups \
+        env -i PATH=/usr/bin:/bin HOME="$USER_HOME" XDG_RUNTIME_DIR="$USER_HOME/run" \
+        XDG_DATA_HOME="$USER_HOME/data" "$SKIFF" "$@"
+}
+
+teardown() {
+    local ids pause userns pid
+    ids=$(as_nobody ps -aq 2>/dev/null)
+    if [ -n "$ids" ]; then as_nobody rm -f $ids >/dev/null 2>&1 || true; fi
+    # The pause process and anything still in its user namespace (monitors, containers).
+    pause=$(cut -d' ' -f1 "$USER_HOME/run/skiff/pause.pid" 2>/dev/null)
+    if [ -n "$pause" ] && userns=$(readlink "/proc/$pause/ns/user" 2>/dev/null); then
+        for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+            [ "$pid" = "$pause" ] && continue
+            if [ "$(readlink "/proc/$pid/ns/user" 2>/dev/null)" = "$userns" ]; then kill -9 "$pid" 2>/dev/null || true; fi
+        done
+        kill -9 "$pause" 2>/dev/null || true
+    fi
+    rm -rf "$USER_HOME"
+}
+
+@test "rootless run: --rm prints and leaves nothing behind" {
+    run --separate-stderr as_nobody run --rm --network none rl/test:1 echo hi
+    [ "$status" -eq 0 ]
+    [ "$output" = hi ]
+    run as_nobody ps -aq
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    [ -z "$(ls "$USER_HOME/data/skiff/containers" 2>/dev/null | grep -E '^[0-9a-f]{64}$')" ]
+    # One pause process holds the user's namespaces, owned by the user, in no namespace of root's.
+    pause=$(cut -d' ' -f1 "$USER_HOME/run/skiff/pause.pid")
+    [ "$(stat -c %u "/proc/$pause")" = 65534 ]
+    [ "$(readlink /proc/$pause/ns/user)" != "$(readlink /proc/self/ns/user)" ]
+    # Nothing was mounted in the host's mount namespace.
+    ! grep -q "$USER_HOME" /proc/self/mountinfo
+}
+
+@test "rootless run: layers' whiteouts and opaque dirs take effect, made once" {
+    run --separate-stderr as_nobody run --rm --network none rl/test:1 sh -c 'ls /data; test -e /bin/ls || echo no-ls; id -u'
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'new\nno-ls\n0')" ]
+    store=$USER_HOME/data/skiff
+    top=$(grep -l '"bin/ls"' "$store"/layers/*/layer.json)
+    [ "$(jq -r '.markers_made' "$top")" = true ]
+    [ "$(stat -c %t:%T "$(dirname "$top")/diff/bin/ls")" = 0:0 ]
+    [ "$(python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "user.overlay.opaque").decode())' "$(dirname "$top")/diff/data")" = y ]
+}
+
+@test "rootless run -d: ps, logs, exec, stop, rm" {
+    run --separate-stderr as_nobody run -d --name web --network none rl/test:1 \
+        sh -c 'echo started; trap "exit 3" TERM; while true; do sleep 0.2; done'
+    [ "$status" -eq 0 ]
+    id=$output
+    [ ${#id} -eq 64 ]
+    run as_nobody ps --format '{{.Names}} {{.Status}}'
+    [[ "$output" == "web Up"* ]]
+    wait_for 50 bash -c "$(declare -f as_nobody); USER_HOME=$USER_HOME SKIFF=$SKIFF; as_nobody logs web | grep -q started"
+    run --separate-stderr as_nobody exec web cat /data/new
+    [ "$status" -eq 0 ]
+    [ "$output" = new ]
+    run --separate-stderr as_nobody exec web sh -c 'echo x > /data/made; id -u'
+    [ "$status" -eq 0 ]
+    [ "$output" = 0 ]
+    # What the container wrote is the user's, in its upper dir.
+    [ "$(stat -c %u "$USER_HOME/data/skiff/containers/$id/upper/data/made")" = 65534 ]
+    run --separate-stderr as_nobody stop -t 5 web
+    [ "$status" -eq 0 ]
+    run as_nobody ps -a --format '{{.Names}} {{.Status}}'
+    [[ "$output" == "web Exited (3)"* ]]
+    run --separate-stderr as_nobody rm web
+    [ "$status" -eq 0 ]
+    run as_nobody ps -aq
+    [ -z "$output" ]
+    [ ! -e "$USER_HOME/data/skiff/containers/$id" ]
+}
+
+@test "rootless diff and commit: an opaque dir the container made (user.overlay.opaque)" {
+    run --separate-stderr as_nobody run -d --name c1 --network none rl/test:1 \
+        sh -c 'rm -rf /data && mkdir /data && echo z > /data/z && sleep 1000'
+    [ "$status" -eq 0 ]
+    wait_for 50 bash -c "$(declare -f as_nobody); USER_HOME=$USER_HOME SKIFF=$SKIFF; as_nobody exec c1 test -e /data/z"
+    run --separate-stderr as_nobody diff c1
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"A /data/z"* ]]
+    [[ "$output" == *"D /data/new"* ]]
+    # No cgroup to freeze it in: committed without pausing.
+    run --separate-stderr as_nobody commit --pause=false c1 rl/committed:1
+    [ "$status" -eq 0 ]
+    run --separate-stderr as_nobody rm -f c1
+    [ "$status" -eq 0 ]
+    run --separate-stderr as_nobody run --rm --network none rl/committed:1 sh -c 'cat /data/z; test -e /data/new || echo gone'
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'z\ngone')" ]
+}
+
+@test "rootless run: limits without a cgroup, or a user other than root, are one clear error" {
+    run --separate-stderr as_nobody run --rm --network none -m 64m rl/test:1 true
+    [ "$status" -eq 125 ]
+    [[ "$stderr" == *"need a cgroup"* ]]
+    # Only root is mapped (to the user): another user in the container is refused up front.
+    run --separate-stderr as_nobody run --rm --network none -u nobody rl/test:1 id
+    [ "$status" -eq 125 ]
+    [[ "$stderr" == *"only root is mapped"* ]]
+    run as_nobody ps -aq
+    [ -z "$output" ]
+}
+
+@test "rootless: pause process killed while a container runs: the next command keeps its namespace" {
+    run --separate-stderr as_nobody run -d --name k1 --network none rl/test:1 sleep 1000
+    [ "$status" -eq 0 ]
+    old=$(cut -d' ' -f1 "$USER_HOME/run/skiff/pause.pid")
+    ns=$(readlink "/proc/$old/ns/user")
+    kill -9 "$old"
+    run --separate-stderr as_nobody exec k1 echo still-here
+    [ "$status" -eq 0 ]
+    [ "$output" = still-here ]
+    new=$(cut -d' ' -f1 "$USER_HOME/run/skiff/pause.pid")
+    [ "$new" != "$old" ]
+    [ "$(readlink "/proc/$new/ns/user")" = "$ns" ]
+    run --separate-stderr as_nobody rm -f k1
+    [ "$status" -eq 0 ]
+    run as_nobody ps -aq
+    [ -z "$output" ]
+}
+
+@test "rootless cp both ways, export, restart" {
+    run --separate-stderr as_nobody run -d --name c2 --network none rl/test:1 sleep 1000
+    [ "$status" -eq 0 ]
+    echo hello > "$USER_HOME/in.txt"
+    chown 65534:65534 "$USER_HOME/in.txt"
+    run --separate-stderr as_nobody cp "$USER_HOME/in.txt" c2:/tmp/in.txt
+    [ "$status" -eq 0 ]
+    run --separate-stderr as_nobody exec c2 cat /tmp/in.txt
+    [ "$output" = hello ]
+    run --separate-stderr as_nobody cp c2:/data/new "$USER_HOME/out.txt"
+    [ "$status" -eq 0 ]
+    [ "$(cat "$USER_HOME/out.txt")" = new ]
+    run --separate-stderr as_nobody restart -t 1 c2
+    [ "$status" -eq 0 ]
+    run --separate-stderr as_nobody exec c2 cat /tmp/in.txt
+    [ "$output" = hello ]
+    run bash -c "$(declare -f as_nobody); USER_HOME=$USER_HOME SKIFF=$SKIFF; as_nobody export c2 | tar t"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"data/new"* ]]
+    [[ "$output" == *"tmp/in.txt"* ]]
+    [[ "$output" != *"data/old"* ]]
+    run --separate-stderr as_nobody rm -f c2
+    [ "$status" -eq 0 ]
+}
