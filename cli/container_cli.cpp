@@ -12,7 +12,9 @@
 #include "common/clock.hpp"
 #include "common/go_template.hpp"
 #include "common/progress.hpp"
+#include "engine/container_network.hpp"
 #include "engine/containers.hpp"
+#include "network/network.hpp"
 
 namespace skiff::cli {
 namespace {
@@ -20,12 +22,15 @@ namespace {
 // Flags of `run` and `create`, Docker's names.
 struct RunFlags {
     bool detach = false, interactive = false, tty = false, remove = false, read_only = false, privileged = false;
-    std::string name, workdir, user, entrypoint, hostname, network = "none", restart = "no", pull = "missing";
+    bool init = false;
+    std::string name, workdir, user, entrypoint, hostname, restart = "no", pull = "missing", ip;
     std::string memory, cpus, stop_signal, platform;
     bool entrypoint_set = false;
     int64_t pids_limit = 0;
     int stop_timeout = 10;
     std::vector<std::string> env, env_files, volumes, mounts, tmpfs, cap_add, cap_drop, security_opts, labels, ulimits;
+    std::vector<std::string> networks, publish, dns, add_hosts, network_aliases;
+    bool publish_all = false;
 
     void add_to(CLI::App* cmd, bool with_detach) {
         auto one = [](CLI::Option* o) { return o->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll); };
@@ -35,6 +40,7 @@ struct RunFlags {
         cmd->add_flag("-i,--interactive", interactive, "keep stdin open");
         cmd->add_flag("-t,--tty", tty, "allocate a terminal");
         cmd->add_flag("--rm", remove, "remove the container when it exits");
+        cmd->add_flag("--init", init, "run skiff-init as PID 1: it forwards signals and reaps zombies");
         cmd->add_option("--name", name, "container name");
         one(cmd->add_option("-e,--env", env, "KEY=VALUE (or KEY: taken from this environment)"));
         one(cmd->add_option("--env-file", env_files, "file of KEY=VALUE lines"));
@@ -59,7 +65,14 @@ struct RunFlags {
         cmd->add_option("-m,--memory", memory, "memory limit (e.g. 512m)");
         cmd->add_option("--cpus", cpus, "CPUs (e.g. 1.5)");
         cmd->add_option("--pids-limit", pids_limit, "maximum number of processes");
-        cmd->add_option("--network", network, "none (default until bridge networking lands) or host");
+        one(cmd->add_option("--network,--net", networks,
+                            "bridge (the default as root), none, host, container:NAME|ID, or a network's name (repeatable)"));
+        one(cmd->add_option("-p,--publish", publish, "[IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp], ranges allowed"));
+        cmd->add_flag("-P,--publish-all", publish_all, "publish every EXPOSEd port to a random host port");
+        cmd->add_option("--ip", ip, "IPv4 address on the (user) network");
+        one(cmd->add_option("--network-alias,--net-alias", network_aliases, "another name on the (user) network"));
+        one(cmd->add_option("--dns", dns, "nameserver instead of the host's"));
+        one(cmd->add_option("--add-host", add_hosts, "NAME:IP line in /etc/hosts (IP may be host-gateway)"));
         cmd->add_option("--restart", restart, "no | on-failure[:N] | always | unless-stopped");
         cmd->add_option("--pull", pull, "missing (default) | always | never");
         cmd->add_option("--platform", platform, "os/arch[/variant] when the image is pulled");
@@ -94,6 +107,7 @@ struct RunFlags {
         s.hostname = hostname;
         s.tty = tty;
         s.interactive = interactive;
+        s.init = init;
         s.read_only = read_only;
         s.privileged = privileged;
         s.cap_add = cap_add;
@@ -126,9 +140,18 @@ struct RunFlags {
             s.cpus = n;
         }
         if (pids_limit != 0) s.pids_limit = pids_limit;
-        if (network != "none" && network != "host")
-            return fail("network " + network + " not found (only none and host until bridge networking lands)");
-        s.network_mode = network;
+        // Docker's default network is "bridge"; without root there is none to join (pasta
+        // is not wired into rootless `run` yet), so the default there is "none".
+        s.network_mode = networks.empty() ? (::geteuid() == 0 ? "bridge" : "none") : networks.front();
+        if (networks.size() > 1) s.networks.assign(networks.begin() + 1, networks.end());
+        for (const auto& spec : publish) SKIFF_CHECK(network::parse_publish(spec));
+        s.publish = publish;
+        s.publish_all = publish_all;
+        s.ip = ip;
+        s.network_aliases = network_aliases;
+        s.dns = dns;
+        for (const auto& h : add_hosts) SKIFF_CHECK(engine::validate_extra_host(h));
+        s.extra_hosts = add_hosts;
         s.stop_signal = stop_signal;
         for (const auto& l : labels) {
             auto eq = l.find('=');
@@ -274,8 +297,7 @@ int ps(const GlobalOptions& globals, bool all, bool quiet, bool no_trunc, bool s
             auto image = store.images.find(r.image_id);
             sz = human_bytes(tree_bytes) + " (virtual " + human_bytes(tree_bytes + (image ? image->size : 0)) + ")";
         }
-        std::string ports;
-        for (const auto& p : r.ports) ports += (ports.empty() ? "" : ", ") + p;
+        std::string ports = engine::ports_column(r);
         objects.push_back({{"ID", id}, {"Image", r.image}, {"Command", container_command_text(r, no_trunc)},
                            {"CreatedAt", r.created}, {"RunningFor", created}, {"Status", container_status_text(r)},
                            {"State", state::to_string(r.status)}, {"Ports", ports}, {"Names", r.name},

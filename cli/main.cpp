@@ -8,6 +8,8 @@
 #include "cli/runtime_cli.hpp"
 #ifndef SKIFF_RUNTIME_ONLY
 #include "cli/skiff_cli.hpp"
+#include "engine/helper_binaries.hpp"
+#include "engine/rootless.hpp"
 #endif
 #include "common/fs.hpp"
 #include "common/log.hpp"
@@ -51,7 +53,8 @@ bool engine_enters_container(const std::vector<std::string>& args) {
     }
     if (words.empty()) return false;
     const std::string& verb = words[0] == "container" && words.size() > 1 ? words[1] : words[0];
-    return verb == "run" || verb == "start" || verb == "restart" || verb == "exec";
+    // container-exited: the monitor's way back from skiff-monitor, which may restart PID 1.
+    return verb == "run" || verb == "start" || verb == "restart" || verb == "exec" || verb == "container-exited";
 }
 #endif
 
@@ -68,8 +71,21 @@ int main(int argc, char** argv) {
     bool launches = reaches_runtime && enters_container(runtime_command(runtime_args));
 #ifndef SKIFF_RUNTIME_ONLY
     if (!reaches_runtime) launches = engine_enters_container(args);
+    // Not root: commands that mount a container's rootfs run in the user's own user + mount
+    // namespace (engine/rootless.hpp). Before any thread exists and before the re-exec below.
+    if (!reaches_runtime && skiff::engine::rootless_command_needs_namespace(args)) {
+        if (auto entered = skiff::engine::enter_rootless_namespace(args); !entered) {
+            skiff::log::error(entered.error().message());
+            return 125;
+        }
+    }
 #endif
     if (launches && !skiff::runtime::running_from_sealed_copy()) {
+#ifndef SKIFF_RUNTIME_ONLY
+        // The sealed copy's /proc/self/exe is a memfd: it needs to know where skiff and its
+        // helpers really are (engine/helper_binaries.hpp).
+        if (!reaches_runtime) skiff::engine::remember_executable_path();
+#endif
         auto failed = skiff::runtime::reexec_from_sealed_copy(argv);
         skiff::log::error(failed.error().message());
         return 1;

@@ -5,7 +5,9 @@
 
 #include "cli/container_cli.hpp"
 #include "cli/container_extra_cli.hpp"
+#include "cli/cp_cli.hpp"
 #include "cli/image_cli.hpp"
+#include "cli/network_cli.hpp"
 #include "cli/output.hpp"
 #include "cli/runtime_cli.hpp"
 #include "cli/volume_cli.hpp"
@@ -30,8 +32,10 @@ int skiff_main(const std::string& program, std::vector<std::string> args) {
     int exit_code = 0;
     add_container_commands(app, globals, exit_code);
     add_container_extra_commands(app, globals, exit_code);
+    add_cp_command(app, globals, exit_code);
     add_image_commands(app, globals, exit_code);
     add_volume_commands(app, globals, exit_code);
+    add_network_commands(app, globals, exit_code);
     auto* runtime = app.add_subcommand("runtime", "the OCI runtime (runc-compatible), as `skiff-runtime`");
     runtime->prefix_command();
     auto* version = app.add_subcommand("version", "print the version");

@@ -278,8 +278,8 @@ void add_system_prune(CLI::App* system, const GlobalOptions& globals, int& exit_
     cmd->add_flag("-f,--force", f->force, "do not ask for confirmation");
     cmd->add_flag("--volumes", f->volumes, "anonymous volumes no container uses too");
     on_run(cmd, exit_code, [f, &globals]() -> Status {
-        // Docker's text, less the networks and build cache skiff does not have.
-        std::string warning = "WARNING! This will remove:\n  - all stopped containers";
+        // Docker's text, less the build cache skiff does not have.
+        std::string warning = "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container";
         if (f->volumes) warning += "\n  - all anonymous volumes not used by at least one container";
         warning += f->all ? "\n  - all images without at least one container associated to them"
                           : "\n  - all dangling images";
@@ -287,6 +287,11 @@ void add_system_prune(CLI::App* system, const GlobalOptions& globals, int& exit_
         if (!f->force && !confirmed(warning)) return ok();
         SKIFF_TRY(report, engine::prune_system(open_store(globals), f->all, f->volumes));
         print_container_prune(report.containers);
+        if (!report.networks.empty()) {
+            std::printf("Deleted Networks:\n");
+            for (const auto& n : report.networks) std::printf("%s\n", n.c_str());
+            std::printf("\n");
+        }
         print_volume_prune(report.volumes);
         if (!report.images.untagged.empty() || !report.images.deleted.empty()) {
             std::printf("Deleted Images:\n");

@@ -8,7 +8,10 @@
 #include "cgroups/cgroups.hpp"
 #include "common/clock.hpp"
 #include "common/fs.hpp"
+#include "engine/rootless.hpp"
+#include "engine/container_network.hpp"
 #include "engine/containers.hpp"
+#include "engine/helper_binaries.hpp"
 #include "engine/volumes.hpp"
 #include "overlay/container_rootfs.hpp"
 
@@ -51,7 +54,10 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
     record.stop_timeout = request.stop_timeout;
     record.tty = request.spec.tty;
     record.interactive = request.spec.interactive;
-    record.network_mode = request.spec.network_mode;
+    // Networks, ports, --ip/--dns/--add-host checked before anything is made.
+    SKIFF_TRY(network, prepare_container_network(store, request.spec, image_config));
+    record.network_mode = network.mode;
+    record.config = nlohmann::json{{"net", network.config}};
     auto containers = container_store(store);
     SKIFF_TRY(created, containers.create(record));
 
@@ -60,6 +66,7 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
         std::string dir = containers.dir_of(created.id);
         for (const char* sub : {"upper", "work", "rootfs"}) SKIFF_CHECK(mkdir_p(path_join(dir, sub), 0755));
         RunSpecOptions options = request.spec;
+        options.extra_hosts = network.extra_hosts;  // host-gateway resolved
         std::vector<state::MountRecord> mounts;
         for (auto& volume : options.volumes) {
             state::MountRecord m;
@@ -100,6 +107,12 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
         inputs.rootfs = rootfs;
         inputs.container_id = created.id;
         inputs.container_dir = dir;
+        if (options.init) {
+            // skiff-init, bound at /sbin/docker-init (Docker's place for its init).
+            SKIFF_TRY(init, helper_binary("skiff-init"));
+            inputs.init_path = init;
+        }
+        set_spec_network_inputs(store, created.id, network, inputs);
         // Names this libseccomp does not know would fail the launch; runc drops them too.
         inputs.syscall_known = [](const std::string& name) {
             return seccomp_syscall_resolve_name(name.c_str()) != __NR_SCMP_ERROR;
@@ -118,7 +131,10 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
                 (*spec)["linux"]["cgroupsPath"] = "/" + cgroup;
             }
         }
-        SKIFF_CHECK(write_file_atomic(path_join(dir, "config.json"), spec->dump(2), 0600));
+        SKIFF_CHECK(rootless_spec(*spec));  // not root: a user namespace, no cgroup (engine/rootless.hpp)
+        if (!(*spec)["linux"].contains("cgroupsPath")) cgroup.clear();
+        SKIFF_CHECK(write_file_atomic(path_join(dir, "config.json"), spec->dump(2), 0600,
+                                      request.auto_remove ? Durability::atomic : Durability::synced));
         std::vector<std::string> command;
         if (spec->contains("process") && (*spec)["process"].contains("args"))
             command = (*spec)["process"]["args"].get<std::vector<std::string>>();

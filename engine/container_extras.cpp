@@ -1,20 +1,25 @@
 // commit, diff, export, pause, unpause, restart, rename, top and port of containers.
 #include "engine/container_extras.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "common/clock.hpp"
 #include "common/fd.hpp"
 #include "common/fs.hpp"
 #include "engine/archive.hpp"
+#include "engine/container_network.hpp"
 #include "engine/containers.hpp"
 #include "image/manifest_write.hpp"
 #include "image/reference.hpp"
@@ -77,7 +82,9 @@ private:
 
 // The upper dir as a tar+gzip blob in the store. write_layer_diff writes to an fd and the
 // blob writer takes buffers: a pipe between them, the diff on its own thread.
-Result<DiffResult> store_diff_blob(const Store& store, const std::string& upper) {
+std::set<std::string> engine_placeholders(const std::string& container_dir, const std::vector<std::string>& lowers);
+
+Result<DiffResult> store_diff_blob(const Store& store, const std::string& upper, const std::set<std::string>& exclude) {
     SKIFF_TRY(writer, store.blobs.begin_write());
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return sys_error("pipe");
@@ -93,6 +100,7 @@ Result<DiffResult> store_diff_blob(const Store& store, const std::string& upper)
         pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
         DiffOptions options;
         options.compression = LayerCompression::gzip;
+        options.exclude = exclude;
         diff = write_layer_diff(upper, write_end.get(), options);
         write_end.reset();
     });
@@ -155,7 +163,10 @@ Result<std::string> commit_impl(const Store& store, std::string_view container, 
                                      "pause " + current.id.substr(0, 12)));
             paused.emplace(runtime_options(store), current.id);
         }
-        SKIFF_TRY(diff, store_diff_blob(store, path_join(containers.dir_of(current.id), "upper")));
+        // Without the engine's mount points: Docker keeps them in an init layer it never commits.
+        SKIFF_TRY(lowers, image_lower_dirs(store, base));
+        const std::string dir = containers.dir_of(current.id);
+        SKIFF_TRY(diff, store_diff_blob(store, path_join(dir, "upper"), engine_placeholders(dir, lowers)));
         layer = diff;
     }
 
@@ -192,6 +203,79 @@ std::vector<std::string> mount_destinations(const std::string& container_dir) {
     return out;
 }
 
+// lstat of rel under dir, no component followed when it is a symlink.
+bool lstat_below(const std::string& dir, const std::string& rel, struct stat* st, UniqueFd* opened = nullptr) {
+    UniqueFd cur(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    std::string rest = rel;
+    while (cur) {
+        auto slash = rest.find('/');
+        std::string name = rest.substr(0, slash);
+        if (slash == std::string::npos) {
+            if (::fstatat(cur.get(), name.c_str(), st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+            if (opened && S_ISDIR(st->st_mode))
+                *opened = UniqueFd(::openat(cur.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            return true;
+        }
+        cur = UniqueFd(::openat(cur.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        rest = rest.substr(slash + 1);
+    }
+    return false;
+}
+
+// The mount points of the engine's files (kEngineMounts) the runtime made in the upper dir,
+// relative to it ("etc/hosts"): empty files where the image has none; the writes of the
+// container go to the files mounted over them. Docker keeps them in an init layer, so commit
+// leaves them out of the layer and diff does not list them; so too a directory that holds
+// nothing else ("etc" of an image without /etc).
+std::set<std::string> engine_placeholders(const std::string& container_dir, const std::vector<std::string>& lowers) {
+    std::set<std::string> out;
+    const std::string upper = path_join(container_dir, "upper");
+    auto mounts = mount_destinations(container_dir);
+    std::set<std::string> parents;
+    for (auto path : kEngineMounts) {
+        if (std::find(mounts.begin(), mounts.end(), path) == mounts.end()) continue;
+        std::string rel(path.substr(1));
+        struct stat st, lower;
+        // What the runtime made as a mount target: an empty file where the image has none.
+        if (!lstat_below(upper, rel, &st) || !S_ISREG(st.st_mode) || st.st_size != 0) continue;
+        if (lower_layers_have(lowers, rel, &lower)) continue;
+        out.insert(rel);
+        parents.insert(dirname_of(rel));
+    }
+    // A directory holding nothing else is left out too when the image has none (made only
+    // for them) or has it with the same mode and owners (copied up only for them).
+    for (std::string rel : parents) {
+        for (; rel != "." && !rel.empty(); rel = dirname_of(rel)) {
+            struct stat st, lower;
+            UniqueFd fd;
+            if (!lstat_below(upper, rel, &st, &fd) || !fd) break;
+            char opaque[2];
+            bool replaced = ::fgetxattr(fd.get(), "trusted.overlay.opaque", opaque, sizeof opaque) > 0 ||
+                            ::fgetxattr(fd.get(), "user.overlay.opaque", opaque, sizeof opaque) > 0;
+            if (replaced) break;
+            if (lower_layers_have(lowers, rel, &lower) &&
+                (!S_ISDIR(lower.st_mode) || lower.st_mode != st.st_mode || lower.st_uid != st.st_uid ||
+                 lower.st_gid != st.st_gid))
+                break;
+            bool only_placeholders = true;
+            int listing = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
+            DIR* d = listing < 0 ? nullptr : ::fdopendir(listing);
+            if (!d) {
+                if (listing >= 0) ::close(listing);
+                break;
+            }
+            while (auto* ent = ::readdir(d)) {
+                std::string n = ent->d_name;
+                if (n != "." && n != ".." && !out.count(rel + "/" + n)) only_placeholders = false;
+            }
+            ::closedir(d);
+            if (!only_placeholders) break;
+            out.insert(rel);
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 Result<std::string> commit_container(const Store& store, std::string_view container, const CommitOptions& options) {
@@ -225,6 +309,11 @@ Result<std::vector<Change>> container_changes(const Store& store, std::string_vi
         bool parent_of_hidden = std::any_of(hidden.begin(), hidden.end(),
                                             [&](const std::string& h) { return h.starts_with(c.path + "/"); });
         return parent_of_hidden && !holds_changes(c.path);
+    });
+    // And what commit leaves out: a directory made only to hold them ("A /etc").
+    auto placeholders = engine_placeholders(dir, lowers);
+    std::erase_if(changes, [&](const Change& c) {
+        return c.kind != Change::Kind::deleted && placeholders.count(c.path.substr(1));
     });
     return changes;
 }
@@ -313,8 +402,9 @@ Result<std::vector<pid_t>> container_processes(const Store& store, std::string_v
 
 Result<std::vector<std::string>> container_ports(const Store& store, std::string_view container) {
     auto containers = container_store(store);
-    SKIFF_TRY(record, containers.find(container));
-    return record.ports;
+    SKIFF_TRY(found, containers.find(container));
+    SKIFF_TRY(record, reconcile(store, found));
+    return published_port_lines(record);
 }
 
 }  // namespace skiff::engine

@@ -10,6 +10,7 @@
 #include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "engine/container_log.hpp"
+#include "engine/container_network.hpp"
 #include "engine/containers.hpp"
 #include "runtime/state_store.hpp"
 
@@ -63,8 +64,10 @@ Result<nlohmann::json> inspect_container(const Store& store, std::string_view co
         {"RestartCount", r.restart_count},
         {"Driver", "overlay"},
         {"Platform", "linux"},
+        {"NetworkSettings", network_settings(store, r)},
         {"HostConfig",
          {{"NetworkMode", r.network_mode},
+          {"PortBindings", port_bindings(r)},
           {"RestartPolicy",
            {{"Name", r.restart_policy.substr(0, r.restart_policy.find(':'))},
             {"MaximumRetryCount",

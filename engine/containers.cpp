@@ -21,6 +21,8 @@
 #include "common/fd.hpp"
 #include "common/fs.hpp"
 #include "engine/container_log.hpp"
+#include "engine/helper_binaries.hpp"
+#include "engine/container_network.hpp"
 #include "engine/volumes.hpp"
 #include "overlay/container_rootfs.hpp"
 #include "runtime/runtime.hpp"
@@ -67,6 +69,11 @@ bool wants_restart(const state::ContainerRecord& record, int exit_code) {
 // The end of a run: record the exit, unmount, and apply --rm.
 void record_exit(const Store& store, state::ContainerStore& containers, const std::string& id,
                  int exit_code, bool unmount, bool restarting = false) {
+    // The network and the rootfs go first, so whoever waits for "exited" finds them gone (a
+    // restart keeps them): a `restart` starting the container again must not have its fresh
+    // mount taken away by the end of the run before.
+    if (!restarting) end_container_network(store, id);
+    if (unmount) (void)unmount_rootfs(rootfs_of(containers, id));
     (void)containers.update(id, [&](state::ContainerRecord& r) -> Status {
         r.status = state::Status::exited;
         if (restarting) {
@@ -81,7 +88,6 @@ void record_exit(const Store& store, state::ContainerStore& containers, const st
         r.pid_start_time = 0;
         return ok();
     });
-    if (unmount) (void)unmount_rootfs(rootfs_of(containers, id));
     (void)store;
 }
 
@@ -219,9 +225,14 @@ Result<std::vector<std::string>> image_lower_dirs(const Store& store, const imag
     std::vector<std::string> dirs;
     for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) {
         SKIFF_TRY(layer, store.layers.get(*it));
-        if (!layer.privileged && (!layer.whiteouts.empty() || !layer.opaque_dirs.empty()))
-            return fail("layer " + layer.chain_id + " was unpacked without root and holds whiteouts; "
-                        "mounting it needs rootless overlay support, which is not here yet");
+        if (!layer.privileged && !layer.markers_made && (!layer.whiteouts.empty() || !layer.opaque_dirs.empty())) {
+            // Unpacked without root: its whiteouts were recorded, not made. Made now, once, in
+            // the form a rootless (userxattr) overlay reads; a root overlay cannot use them.
+            if (::geteuid() == 0)
+                return fail("layer " + layer.chain_id + " was unpacked without root and holds whiteouts; "
+                            "pull the image again as root");
+            SKIFF_CHECK(store.layers.materialize_markers(*it));
+        }
         dirs.push_back(store.layers.diff_path(*it));
     }
     return dirs;
@@ -238,8 +249,12 @@ Result<bool> mount_container_rootfs(const Store& store, const std::string& conta
         SKIFF_CHECK(mkdir_p(empty, 0755));
         lowers.push_back(empty);
     }
+    // Rootless: inside the user's namespace (engine/rootless.hpp), where overlayfs keeps its
+    // markers in user.overlay.* xattrs.
+    RootfsOptions options;
+    options.userxattr = ::geteuid() != 0;
     SKIFF_CHECK(mount_rootfs(lowers, path_join(container_dir, "upper"), path_join(container_dir, "work"), target,
-                             RootfsOptions{}));
+                             options));
     return true;
 }
 
@@ -255,54 +270,130 @@ Status validate_restart_policy(std::string_view policy, bool auto_remove) {
     return ok();
 }
 
-[[noreturn]] void monitor_main(const Store& store, const std::string& id, int report_fd) {
-    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    ::prctl(PR_SET_NAME, "skiff-monitor");
-    close_inherited_fds(report_fd);
-    UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    ::dup2(devnull.get(), 0);
-    ::dup2(devnull.get(), 1);
-    ::dup2(devnull.get(), 2);
+namespace {
+
+// --- the monitor of a detached container ---------------------------------------------------
+//
+// start_detached forks twice; the grandchild (monitor_main) becomes a subreaper in a session of
+// its own and runs launch_run: the runtime code launches PID 1 from this process (so PID 1 is
+// our child and dies with us, PDEATHSIG), then this process execs the small static
+// skiff-monitor (monitor/skiff_monitor.cpp), which writes the log, serves attach and reaps.
+// When PID 1 has exited it execs `skiff container-exited ID CODE` (container_exited below):
+// the exit is recorded, and a restart runs launch_run again. One process all along, so the
+// monitor pid in the record stays true, and only skiff-monitor stays resident while PID 1 runs.
+
+[[noreturn]] void after_run(const Store& store, const std::string& id, int exit_code, bool start_failed);
+
+// PID 1 could not be started: tell the CLI waiting on report_fd, then end the run.
+[[noreturn]] void fail_launch(const Store& store, const std::string& id, int& report_fd, const Error& error,
+                               int exit_code) {
+    write_report(report_fd, "error " + std::to_string(error.code) + " " + error.what + "\n");
+    after_run(store, id, exit_code, true);
+}
+
+// One run of PID 1 under the monitor; becomes skiff-monitor (never returns).
+[[noreturn]] void launch_run(const Store& store, const std::string& id, int report_fd) {
     auto containers = container_store(store);
-    for (;;) {
-        auto record = containers.load(id);
-        if (!record) {
-            write_report(report_fd, "error 0 " + record.error().message() + "\n");
-            ::_exit(1);
+    auto record = containers.load(id);
+    if (!record) {
+        write_report(report_fd, "error 0 " + record.error().message() + "\n");
+        ::_exit(1);
+    }
+    auto monitor = helper_binary("skiff-monitor");
+    if (!monitor) fail_launch(store, id, report_fd, monitor.error(), 125);
+    auto skiff = skiff_executable();
+    if (!skiff) fail_launch(store, id, report_fd, skiff.error(), 125);
+    UniqueFd log(::open(containers.log_path_of(id).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+    if (!log) fail_launch(store, id, report_fd, Error{errno, "open log " + containers.log_path_of(id)}, 125);
+    // Listening before PID 1 runs: an `attach` right after `run -d` returns must find it.
+    auto listener = listen_attach_socket(store, id);
+    if (!listener) fail_launch(store, id, report_fd, listener.error(), 125);
+    UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    // Without a terminal PID 1 writes into two pipes, and with -i reads a third whose write
+    // end the monitor keeps, so stdin stays open for `attach` (as Docker keeps it). With -t
+    // the runtime puts the pty on PID 1's stdio and hands us the master.
+    std::optional<Pipe> out, err, in;
+    if (!record->tty) {
+        auto o = Pipe::make();
+        auto e = Pipe::make();
+        if (!o || !e) fail_launch(store, id, report_fd, o ? e.error() : o.error(), 125);
+        out = std::move(*o);
+        err = std::move(*e);
+        if (record->interactive) {
+            auto i = Pipe::make();
+            if (!i) fail_launch(store, id, report_fd, i.error(), 125);
+            in = std::move(*i);
         }
-        // A -t container reads a pipe we never close (not /dev/null, whose end of file the
-        // terminal would pass on as ^D and end a shell).
-        auto stdin_pipe = Pipe::make();
-        int stdin_fd = record->tty && stdin_pipe ? stdin_pipe->read.get() : devnull.get();
-        auto log = LogSink::open(containers.log_path_of(id));
-        if (!log) {
-            write_report(report_fd, "error 0 " + log.error().message() + "\n");
-            record_exit(store, containers, id, 125, true);
-            ::_exit(1);
-        }
-        auto outcome = run_once(store, id, record->tty, stdin_fd, *log, [&](pid_t pid) {
-            mark_running(containers, id, pid);
-            write_report(report_fd, "ok " + std::to_string(pid) + "\n");
-        });
-        if (outcome.start_error)
-            write_report(report_fd, "error " + std::to_string(outcome.start_error->code) + " " + outcome.start_error->what + "\n");
-        auto latest = containers.load(id);
-        bool restart = latest && !outcome.start_error && wants_restart(*latest, outcome.exit_code);
-        record_exit(store, containers, id, outcome.exit_code, !restart, restart);
-        if (!restart) break;
+    }
+    // PID 1 inherits fds 0-2.
+    ::dup2(in ? in->read.get() : devnull.get(), 0);
+    ::dup2(out ? out->write.get() : devnull.get(), 1);
+    ::dup2(err ? err->write.get() : devnull.get(), 2);
+    runtime::CreateOptions options;
+    options.id = id;
+    options.bundle = containers.dir_of(id);
+    auto launched = runtime::run_container_handed_over(runtime_options(store), options);
+    // Our copies of PID 1's ends go, so the monitor sees end of file when PID 1's do.
+    for (int fd = 0; fd < 3; ++fd) ::dup2(devnull.get(), fd);
+    if (out) out->write.reset(), err->write.reset();
+    if (in) in->read.reset();
+    if (!launched) fail_launch(store, id, report_fd, launched.error(), start_failure_code(launched.error()));
+    pid_t pid = launched->pid;
+    mark_running(containers, id, pid);
+    write_report(report_fd, "ok " + std::to_string(pid) + "\n");
+    (void)::chdir("/");  // the runtime left us in the bundle
+
+    std::vector<std::string> args{"skiff-monitor", "--root", store.options.root, "--runroot", store.options.runroot,
+                                  "--skiff", *skiff, "--id", id, "--pid", std::to_string(pid)};
+    std::vector<int> passed;
+    auto pass = [&](const char* flag, int fd) {
+        args.insert(args.end(), {flag, std::to_string(fd)});
+        passed.push_back(fd);
+    };
+    pass("--log", log.get());
+    pass("--attach", listener->get());
+    if (launched->console_master) {
+        pass("--pty", launched->console_master.get());
+        if (record->interactive) pass("--stdin", launched->console_master.get());
+    } else {
+        pass("--stdout", out->read.get());
+        pass("--stderr", err->read.get());
+        if (in) pass("--stdin", in->write.get());
+    }
+    for (int fd : passed) ::fcntl(fd, F_SETFD, 0);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(monitor->c_str(), argv.data());
+    // PID 1 must not run unwatched: it goes, and the run ends as a failure of the engine.
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    (void)runtime::delete_container(runtime_options(store), id, true);
+    after_run(store, id, 125, true);
+}
+
+// After a run of PID 1 (or a start that failed): record it, then restart or finish.
+[[noreturn]] void after_run(const Store& store, const std::string& id, int exit_code, bool start_failed) {
+    auto containers = container_store(store);
+    auto latest = containers.load(id);
+    bool restart = latest && !start_failed && wants_restart(*latest, exit_code);
+    record_exit(store, containers, id, exit_code, !restart, restart);
+    if (restart) {
         // Docker's back-off: 100 ms doubling, so a crash loop does not spin.
         int count = latest->restart_count + 1;
         std::this_thread::sleep_for(std::chrono::milliseconds(100 << std::min(count, 8)));
         // A stop or rm during the back-off wins.
         auto now = containers.load(id);
-        if (!now || (now->config.is_object() && now->config.value("manually_stopped", false))) {
-            (void)containers.update(id, [](state::ContainerRecord& r) -> Status {
-                if (r.config.is_object()) r.config.erase("backoff");
-                return ok();
-            });
-            if (now) (void)unmount_rootfs(rootfs_of(containers, id));
-            break;
-        }
+        if (now && !(now->config.is_object() && now->config.value("manually_stopped", false)))
+            launch_run(store, id, -1);
+        // Stopped during the back-off: what the run kept goes before the record says so.
+        if (now) (void)unmount_rootfs(rootfs_of(containers, id));
+        end_container_network(store, id);
+        (void)containers.update(id, [](state::ContainerRecord& r) -> Status {
+            if (r.config.is_object()) r.config.erase("backoff");
+            return ok();
+        });
     }
     if (auto last = containers.load(id); last && last->auto_remove) {
         (void)mkdir_p(path_join(store.options.runroot, "exits"), 0700);
@@ -310,6 +401,32 @@ Status validate_restart_policy(std::string_view policy, bool auto_remove) {
     }
     remove_if_auto(store, id);
     ::_exit(0);
+}
+
+}  // namespace
+
+[[noreturn]] void monitor_main(const Store& store, const std::string& id, int report_fd) {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // kept across execve (checked by skiff-monitor)
+    ::prctl(PR_SET_NAME, "skiff-monitor");
+    close_inherited_fds(report_fd);
+    UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    for (int fd = 0; fd < 3; ++fd) ::dup2(devnull.get(), fd);
+    launch_run(store, id, report_fd);
+}
+
+[[noreturn]] void container_exited(const Store& store, const std::string& id, int exit_code) {
+    auto containers = container_store(store);
+    auto record = containers.load(id);
+    if (!record) ::_exit(0);  // removed meanwhile (rm -f): nothing left to record
+    // Only for the monitor of a container whose PID 1 is gone (anyone else would kill it).
+    if (record->monitor_pid != ::getpid() || runtime::process_alive(record->pid, record->pid_start_time)) {
+        std::fprintf(stderr, "Error: container-exited: %s is not a container whose PID 1 this process reaped\n",
+                     id.c_str());
+        ::_exit(125);
+    }
+    // What the runtime's foreground run does after its wait: its state and the cgroup go.
+    (void)runtime::delete_container(runtime_options(store), id, true);
+    after_run(store, id, exit_code, false);
 }
 
 Status start_detached(const Store& store, std::string_view container) {
@@ -322,6 +439,12 @@ Status start_detached(const Store& store, std::string_view container) {
         return ok();
     }));
     SKIFF_CHECK(mount_container_rootfs(store, containers.dir_of(record.id), record.image_id));
+    // The network before PID 1; a failure (a taken port) leaves none of it, nor a --rm container.
+    if (auto net = start_container_network(store, record.id); !net) {
+        record_exit(store, containers, record.id, 125, true);
+        remove_if_auto(store, record.id);
+        return net;
+    }
     int report[2];
     if (::pipe2(report, O_CLOEXEC) != 0) return sys_error("pipe");
     UniqueFd report_read(report[0]);
@@ -368,9 +491,19 @@ Result<int> start_attached(const Store& store, std::string_view container) {
     auto containers = container_store(store);
     SKIFF_TRY(found, containers.find(container));
     SKIFF_TRY(record, reconcile(store, found));
-    if (record.status == state::Status::running || record.status == state::Status::paused)
+    if (record.status == state::Status::running) {
+        AttachOptions output_only;
+        output_only.no_stdin = true;
+        return attach_container(store, record.id, output_only);
+    }
+    if (record.status == state::Status::paused)
         return fail("container " + record.id.substr(0, 12) + " is already running");
     SKIFF_CHECK(mount_container_rootfs(store, containers.dir_of(record.id), record.image_id));
+    if (auto net = start_container_network(store, record.id); !net) {
+        record_exit(store, containers, record.id, 125, true);
+        remove_if_auto(store, record.id);
+        return std::unexpected(net.error());
+    }
     SKIFF_TRY(log, LogSink::open(containers.log_path_of(record.id)));
     UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     int stdin_fd = record.interactive || record.tty ? -1 : devnull.get();
@@ -404,6 +537,7 @@ Result<state::ContainerRecord> reconcile(const Store& store, const state::Contai
     }
     // Nobody is left to say how it ended (monitor killed, host restarted): Docker's 255.
     (void)runtime::delete_container(runtime_options(store), record.id, true);
+    remove_attach_socket(store, record.id);
     record_exit(store, containers, record.id, 255, true);
     return containers.load(record.id);
 }
@@ -492,6 +626,7 @@ Status remove_container(const Store& store, std::string_view container, bool for
             (void)group.remove();
         }
     }
+    end_container_network(store, record.id);
     SKIFF_CHECK(unmount_rootfs(rootfs_of(containers, record.id)));
     SKIFF_CHECK(containers.remove(record.id));
     if (volumes) {

@@ -7,10 +7,11 @@
 //
 // Attached `run` needs no monitor: this process waits, relays signals (and the terminal with
 // -t), copies the output to the log as well, and returns the container's exit code. A
-// detached container is owned by a monitor (runtime/ code, started by start_detached): a
-// double-forked subreaper that launches PID 1, writes its output to the log with
-// timestamps, records the exit code and times, applies --rm and --restart, and ends when
-// the container is gone.
+// detached container is owned by a monitor (started by start_detached): a double-forked
+// subreaper that launches PID 1 with the runtime code and then becomes the small static
+// skiff-monitor (monitor/skiff_monitor.cpp), which writes its output to the log with
+// timestamps, serves `attach`, and execs back into skiff when PID 1 exits to record the
+// exit code and times and apply --rm and --restart (container_exited).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "common/fd.hpp"
 #include "common/result.hpp"
 #include "engine/images.hpp"
 #include "engine/spec_builder.hpp"
@@ -59,6 +61,7 @@ Status start_detached(const Store& store, std::string_view container);
 
 // Attached: runs the container in this process and returns its exit code (design.md
 // section 5: 125 the engine failed, 126 cannot invoke, 127 not found, else the container's).
+// A container already running detached is attached to (output only), as `docker start -a`.
 Result<int> start_attached(const Store& store, std::string_view container);
 
 // `stop`: the stop signal, then SIGKILL after `timeout` seconds (-1: the container's own).
@@ -119,7 +122,28 @@ Result<bool> mount_container_rootfs(const Store& store, const std::string& conta
 
 // Internal to the monitor: the process that owns a detached container. Runs in the
 // grandchild forked by start_detached; writes "ok <pid>\n" or "error <message>\n" to
-// report_fd once PID 1 runs or cannot. Never returns.
+// report_fd once PID 1 runs or cannot, and becomes skiff-monitor. Never returns.
 [[noreturn]] void monitor_main(const Store& store, const std::string& id, int report_fd);
+// Internal to the monitor: `skiff container-exited ID CODE`, what skiff-monitor execs once it
+// has reaped PID 1: records the exit, unmounts, applies --rm, or --restart (launching PID 1
+// again and becoming skiff-monitor again). Refuses unless PID 1 is gone and this process
+// is the container's monitor. Never returns.
+[[noreturn]] void container_exited(const Store& store, const std::string& id, int exit_code);
+
+// The attach socket of a running detached container (monitor/attach_protocol.hpp), made by
+// its monitor before PID 1 starts: <runroot>/attach/<id>, listening.
+Result<UniqueFd> listen_attach_socket(const Store& store, const std::string& id);
+// Gone with its monitor (a monitor killed with -9 leaves it behind).
+void remove_attach_socket(const Store& store, const std::string& id);
+
+struct AttachOptions {
+    bool no_stdin = false;    // --no-stdin
+    bool sig_proxy = true;    // --sig-proxy: signals to us go to PID 1 (not with -t)
+    std::string detach_keys;  // --detach-keys, "" = ctrl-p,ctrl-q (with -t)
+};
+// `attach`: the output of a running detached container as it comes; with -i our stdin to
+// its PID 1, with -t our terminal (raw, its size, the detach keys). The container's exit
+// code when it stops while we are attached, 0 after the detach keys.
+Result<int> attach_container(const Store& store, std::string_view container, const AttachOptions& options);
 
 }  // namespace skiff::engine

@@ -1,6 +1,7 @@
 #include "engine/spec_builder.hpp"
 
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -427,6 +428,18 @@ std::string host_resolv_text(const std::string& path) {
                 return *upstream;
     }
     return text;
+}
+
+// --add-host NAME:IP (NAME=IP too, as Docker 25 takes it) -> {NAME, IP}; IPv6 in brackets
+// loses them.
+std::optional<std::pair<std::string, std::string>> split_extra_host(std::string_view text) {
+    size_t cut = text.find('=');
+    if (cut == std::string_view::npos) cut = text.find(':');
+    if (cut == std::string_view::npos) return std::nullopt;
+    std::string name(text.substr(0, cut)), ip(text.substr(cut + 1));
+    if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+    if (name.empty() || ip.empty()) return std::nullopt;
+    return std::pair{name, ip};
 }
 
 // Host device nodes for --privileged, as Docker lists them (skipping what the container
@@ -897,6 +910,40 @@ std::string container_resolv_conf(const std::string& host_text) {
     return out;
 }
 
+std::string container_resolv_text(const std::string& host_path, const std::vector<std::string>& dns,
+                                  bool host_network) {
+    std::string text = host_resolv_text(host_path);
+    if (dns.empty()) return host_network ? text : container_resolv_conf(text);
+    std::string out;
+    for (const auto& server : dns) out += "nameserver " + server + "\n";
+    for (const auto& line : split(text, '\n')) {
+        auto words = split(line, ' ');
+        std::erase_if(words, [](const std::string& w) { return w.empty(); });
+        if (words.empty() || words[0] == "nameserver") continue;
+        out += line + "\n";
+    }
+    return out;
+}
+
+std::string container_hosts_base(const std::vector<std::string>& extra_hosts) {
+    std::string out = hosts_file_for_none();
+    for (const auto& entry : extra_hosts)
+        if (auto pair = split_extra_host(entry)) out += pair->second + "\t" + pair->first + "\n";
+    return out;
+}
+
+Status validate_extra_host(std::string_view text) {
+    auto pair = split_extra_host(text);
+    if (!pair) return fail("invalid argument \"" + std::string(text) + "\" for \"--add-host\" flag: bad format for add-host: \"" +
+                           std::string(text) + "\"");
+    unsigned char buf[16];
+    const std::string& ip = pair->second;
+    if (ip != "host-gateway" && ::inet_pton(AF_INET, ip.c_str(), buf) != 1 && ::inet_pton(AF_INET6, ip.c_str(), buf) != 1)
+        return fail("invalid argument \"" + std::string(text) + "\" for \"--add-host\" flag: invalid IP address in add-host: \"" +
+                    ip + "\"");
+    return ok();
+}
+
 // ---------------------------------------------------------------------------------------
 // build_spec
 
@@ -906,12 +953,19 @@ Result<json> build_spec(const SpecInputs& inputs, const RunSpecOptions& options)
     if (inputs.container_id.empty()) return fail("build spec: no container id");
     const image::RunConfig& image = inputs.image->config;
 
-    if (options.network_mode != "none" && options.network_mode != "host")
-        return fail("network mode \"" + options.network_mode + "\" is not supported (use none or host)");
     const bool host_network = options.network_mode == "host";
+    // container:<x> shares x's namespace and its network files (Docker's rule).
+    const bool joined = options.network_mode.starts_with("container:");
+    if (options.network_mode != "none" && !host_network && inputs.netns_path.empty())
+        return fail("network mode \"" + options.network_mode + "\" needs the path of its network namespace");
+    for (const auto& entry : options.extra_hosts) {
+        SKIFF_CHECK(validate_extra_host(entry));
+        if (entry.ends_with("host-gateway")) return fail("--add-host " + entry + ": host-gateway must be resolved first");
+    }
 
     // --- hostname
     std::string hostname = options.hostname;
+    if (hostname.empty() && joined) hostname = inputs.shared_hostname;
     if (hostname.empty()) {
         if (host_network) {
             char buf[256] = {};
@@ -1063,16 +1117,25 @@ Result<json> build_spec(const SpecInputs& inputs, const RunSpecOptions& options)
         user_mounts.push_back(tmpfs_mount(destination, colon == std::string::npos ? "" : text.substr(colon + 1)));
     }
 
-    if (!inputs.container_dir.empty()) {
-        std::string hosts = host_network ? read_file_limited(inputs.host_hosts, 1 << 20).value_or("")
-                                         : hosts_file_for_none();
-        std::string resolv = host_resolv_text(inputs.host_resolv_conf);
-        if (!host_network) resolv = container_resolv_conf(resolv);
+    // container:<x>: x's own files, kept current by x's network, are mounted (never written here).
+    const bool shared_files = joined && !inputs.shared_net_dir.empty();
+    if (!inputs.container_dir.empty() || shared_files) {
+        std::string hosts;
+        if (host_network) {
+            hosts = read_file_limited(inputs.host_hosts, 1 << 20).value_or("");
+            if (!hosts.empty() && hosts.back() != '\n') hosts += "\n";
+            hosts += container_hosts_base(options.extra_hosts).substr(hosts_file_for_none().size());
+        } else {
+            hosts = container_hosts_base(options.extra_hosts);
+        }
+        std::string resolv = container_resolv_text(inputs.host_resolv_conf, options.dns, host_network);
         const std::pair<const char*, std::string> files[] = {
             {"resolv.conf", resolv}, {"hostname", hostname + "\n"}, {"hosts", hosts}};
         for (const auto& [name, content] : files) {
-            const std::string path = path_join(inputs.container_dir, name);
-            SKIFF_CHECK(with_context(write_file_atomic(path, content, 0644), "write " + path));
+            const std::string path = path_join(shared_files ? inputs.shared_net_dir : inputs.container_dir, name);
+            // Made again from the flags at every create: no fsync needed.
+            if (!shared_files)
+                SKIFF_CHECK(with_context(write_file_atomic(path, content, 0644, Durability::atomic), "write " + path));
             const std::string destination = std::string("/etc/") + name;
             // A user's own mount at the same place wins, as in Docker.
             if (destinations.contains(destination)) continue;
@@ -1111,7 +1174,11 @@ Result<json> build_spec(const SpecInputs& inputs, const RunSpecOptions& options)
     // --- linux
     json namespaces = json::array();
     for (const char* type : {"pid", "ipc", "uts", "mount", "cgroup"}) namespaces.push_back({{"type", type}});
-    if (!host_network) namespaces.push_back({{"type", "network"}});
+    if (!host_network) {
+        json ns = {{"type", "network"}};
+        if (!inputs.netns_path.empty()) ns["path"] = inputs.netns_path;
+        namespaces.push_back(std::move(ns));
+    }
 
     json linux_section = {{"namespaces", namespaces}};
     json resources = json::object();
@@ -1160,9 +1227,9 @@ Result<json> build_spec(const SpecInputs& inputs, const RunSpecOptions& options)
                                            : path_join(parent, inputs.container_id);
     }
     if (!root_propagation.empty()) linux_section["rootfsPropagation"] = root_propagation;
-    if (!host_network) {
+    if (!host_network && !joined) {
         // Docker's sysctls for a container's own network: binding low ports and ping need
-        // no capability there.
+        // no capability there. (A joined namespace is its owner's: never written from here.)
         linux_section["sysctl"] = {{"net.ipv4.ip_unprivileged_port_start", "0"},
                                    {"net.ipv4.ping_group_range", "0 2147483647"}};
     }

@@ -53,7 +53,18 @@ struct RunSpecOptions {
     std::optional<int64_t> memory;     // bytes
     std::optional<double> cpus;
     std::optional<int64_t> pids_limit;  // <= 0: unlimited
-    std::string network_mode = "none";  // "none" | "host"
+    // "none" | "host" | "container:<id>" (joins inputs.netns_path, shares the files of
+    // inputs.shared_net_dir) | a network's name ("bridge", a user network: joins
+    // inputs.netns_path, the namespace the engine prepares at start).
+    std::string network_mode = "none";
+    std::vector<std::string> networks;         // further --network values (after the first)
+    std::string ip;                            // --ip, on the first network
+    std::vector<std::string> network_aliases;  // --network-alias, on the first network
+    std::vector<std::string> publish;          // -p specs as typed
+    bool publish_all = false;                  // -P
+    std::vector<std::string> dns;              // --dns: nameservers instead of the host's
+    // --add-host NAME:IP; "host-gateway" must be replaced by an address before build_spec.
+    std::vector<std::string> extra_hosts;
     std::string stop_signal;            // else the image's StopSignal
     std::string cgroup_parent;          // "" = the runtime's default place
 };
@@ -64,6 +75,12 @@ struct SpecInputs {
     std::string container_id;   // 64 hex; hostname default = first 12
     std::string container_dir;  // hosts, hostname, resolv.conf are written here ("" = none)
     std::string init_path;      // static init bound at /sbin/docker-init for --init
+    // Network modes other than none and host: the namespace file PID 1 joins.
+    std::string netns_path;
+    // container:<x>: x's directory (its hosts, hostname, resolv.conf are mounted, not
+    // written) and x's hostname.
+    std::string shared_net_dir;
+    std::string shared_hostname;
     // Host files the container's copies start from (tests point these elsewhere).
     std::string host_resolv_conf = "/etc/resolv.conf";
     std::string host_hosts = "/etc/hosts";
@@ -116,5 +133,15 @@ Result<std::vector<std::string>> container_capabilities(const std::vector<std::s
 // Host resolv.conf text -> the container's: loopback nameservers dropped (unreachable from
 // the container's own network namespace), Google's public DNS when none is left.
 std::string container_resolv_conf(const std::string& host_text);
+// The container's resolv.conf: from the host's file at host_path (systemd-resolved's stub
+// replaced by its upstream servers), loopback servers dropped unless host_network; `dns`
+// (--dns) replaces the nameservers and keeps the host's search and options lines.
+std::string container_resolv_text(const std::string& host_path, const std::vector<std::string>& dns,
+                                  bool host_network);
+// /etc/hosts of a container with its own network: the localhost lines, then one "IP\tNAME"
+// line per --add-host NAME:IP.
+std::string container_hosts_base(const std::vector<std::string>& extra_hosts);
+// --add-host NAME:IP (or NAME=IP): Docker's check; IP may be "host-gateway".
+Status validate_extra_host(std::string_view text);
 
 }  // namespace skiff::engine

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/fs.hpp"
+#include "engine/container_network.hpp"
 #include "engine/containers.hpp"
 
 namespace skiff::engine {
@@ -118,6 +119,8 @@ Result<SystemPruneReport> prune_system(const Store& store, bool all_images, bool
     SystemPruneReport report;
     SKIFF_TRY(containers, prune_containers(store));
     report.containers = std::move(containers);
+    SKIFF_TRY(networks, prune_networks(store));
+    report.networks = std::move(networks);
     if (volumes) {
         SKIFF_TRY(pruned, prune_volumes(store, false));
         report.volumes = std::move(pruned);

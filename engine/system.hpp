@@ -58,10 +58,11 @@ struct SystemPruneReport {
     ContainerPruneReport containers;
     VolumePruneReport volumes;
     RemovalReport images;
+    std::vector<std::string> networks;  // user networks no container uses (names)
     int64_t reclaimed() const { return containers.reclaimed + volumes.reclaimed + images.reclaimed; }
 };
-// Docker's order: stopped containers, then (with `volumes`) unused anonymous volumes, then
-// dangling images (every unused image with `all_images`) and unreferenced layers and blobs.
+// Docker's order: stopped containers, then user networks no container uses, then (with
+// `volumes`) unused anonymous volumes, then dangling images (every unused image with `all_images`) and unreferenced layers and blobs.
 Result<SystemPruneReport> prune_system(const Store& store, bool all_images, bool volumes);
 
 }  // namespace skiff::engine

@@ -16,6 +16,11 @@ setup_file() {
     tar -C "$FIX/rootfs" -cf "$FIX/rootfs.tar" .
 }
 
+# The default network's bridge and table of this file (helpers.bash).
+teardown_file() {
+    network_cleanup
+}
+
 setup() {
     ROOT=$(mktemp -d /tmp/skiff-cx.XXXXXX)
     sk import "$FIX/rootfs.tar" bb:1 >/dev/null
@@ -387,4 +392,54 @@ A /new" ]
     run sk port nope
     [ "$status" -eq 125 ]
     [[ "$output" == *"No such container: nope"* ]]
+}
+
+# --- the engine's mount points in commit, diff and export -----------------------------------
+
+# The files of the last layer of IMAGE, from a `save` of it, sorted.
+top_layer_files() {
+    local out=$ROOT/saved-$RANDOM
+    mkdir -p "$out"
+    sk save -o "$out/img.tar" "$1"
+    tar -C "$out" -xf "$out/img.tar"
+    tar -tf "$out/$(jq -r '.[0].Layers[-1]' "$out/manifest.json")" | sort
+}
+
+@test "commit: the empty /etc/hosts, /etc/hostname, /etc/resolv.conf the engine mounts over stay out" {
+    # An image without /etc: the runtime makes /etc and the three files as mount points.
+    tar -C "$FIX/rootfs" -cf "$ROOT/noetc.tar" bin dev proc sys tmp
+    sk import "$ROOT/noetc.tar" noetc:1 >/dev/null
+    sk run --network none --name ne noetc:1 /bin/sh -c 'echo made > /tmp/made'
+    [ -f "$(upper_of ne)/etc/hosts" ]
+    run sk diff ne
+    [ "$output" = "C /tmp
+A /tmp/made" ]
+    sk commit ne ne:2 >/dev/null
+    run top_layer_files ne:2
+    [ "$output" = "tmp/
+tmp/made" ]
+    run sk run --rm --network none ne:2 cat /tmp/made
+    [ "$output" = made ]
+    # export shows the whole file system as the container saw it: the mount points are
+    # there, empty, as in Docker's export.
+    run bash -c "'$SKIFF' --root '$ROOT/root' --runroot '$ROOT/run' export ne | tar -tv | grep ' etc/host'"
+    [[ "$output" == *" 0 "*"etc/hostname"* ]]
+    [[ "$output" == *" 0 "*"etc/hosts"* ]]
+
+    # An image with /etc: /etc holds them only, so neither it nor they are in the layer...
+    sk run --network none --name quiet bb:1 true
+    sk commit quiet q:1 >/dev/null
+    run top_layer_files q:1
+    [ -z "$output" ]
+    # ... but the container's own files in /etc are.
+    sk run --network none --name he bb:1 sh -c 'echo x > /etc/newfile; echo 10.9.9.9 db >> /etc/hosts'
+    sk commit he he:1 >/dev/null
+    run top_layer_files he:1
+    [ "$output" = "etc/
+etc/newfile" ]
+    run sk run --rm --network none he:1 cat /etc/newfile
+    [ "$output" = x ]
+    run sk diff he
+    [ "$output" = "C /etc
+A /etc/newfile" ]
 }

@@ -23,6 +23,11 @@ setup_file() {
     "$SKIFF" --root "$FIX/store" --runroot "$FIX/run" import -c 'CMD ["sh"]' "$FIX/rootfs.tar" bb:1 >/dev/null
 }
 
+# The default network's bridge and table of this file (helpers.bash).
+teardown_file() {
+    network_cleanup
+}
+
 setup() {
     ROOT=$(mktemp -d /tmp/skiff-ct.XXXXXX)
     R=$ROOT/root
@@ -328,9 +333,9 @@ run_trapping() { sk run -d --name "$1" bb:1 sh -c 'trap "echo got-term; exit 0" 
     same "$(field lab '{{.State.Status}}')" "created"
 }
 
-@test "run --network host sees the host's interfaces; the default (none) only lo" {
+@test "run --network host sees the host's interfaces; none only lo; the default (bridge) eth0 too" {
     same "$(sk run --rm --network host bb:1 ls /sys/class/net | sort)" "$(ls /sys/class/net | sort)"
-    same "$(sk run --rm bb:1 ls /sys/class/net)" "lo"
+    same "$(sk run --rm bb:1 ls /sys/class/net | sort | tr '\n' ' ')" "eth0 lo "
     same "$(sk run --rm --network none bb:1 ls /sys/class/net)" "lo"
     run sk run --rm --network nosuchnet bb:1 true
     [ "$status" -eq 125 ]
@@ -767,6 +772,7 @@ PY
     for id in "${ids[@]}"; do
         wait_for 30 [ ! -e "/proc/$(record "$id" .pid)" ] || true
         umount "$R/containers/$id/rootfs"
+        umount "$RR/netns/$id"   # a reboot takes the network namespaces too
     done
     rm -rf "$RR"
     same "$(our_mounts)" ""

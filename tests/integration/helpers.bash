@@ -89,3 +89,26 @@ wait_for() {
     done
     return 1
 }
+
+# Containers run by the engine's tests join the default "bridge" network. Each test file run
+# gets its own network state (SKIFF_NETWORK_DIR), nftables table, default bridge and /24
+# subnet, named after this run's file temp dir, so it never meets a user's skiff networks
+# nor another file running at the same time. A file that sets these itself (network.bats)
+# keeps its own. Call network_cleanup from teardown_file: it deletes the bridges and the table.
+_skiff_net_tag=$(printf '%s' "${BATS_FILE_TMPDIR:-$$}" | md5sum | cut -c1-6)
+export SKIFF_NETWORK_DIR=${SKIFF_NETWORK_DIR:-${BATS_FILE_TMPDIR:-/tmp}/network}
+export SKIFF_NFT_TABLE=${SKIFF_NFT_TABLE:-skiff_it_$_skiff_net_tag}
+export SKIFF_BRIDGE=${SKIFF_BRIDGE:-skit$_skiff_net_tag}
+export SKIFF_BRIDGE_SUBNET=${SKIFF_BRIDGE_SUBNET:-10.$((128 + 0x${_skiff_net_tag:0:2} % 64)).$((0x${_skiff_net_tag:2:2})).0/24}
+
+network_cleanup() {
+    local f iface
+    for f in "$SKIFF_NETWORK_DIR"/networks/*.json; do
+        [ -e "$f" ] || continue
+        iface=$(jq -r '.interface // empty' "$f" 2>/dev/null)
+        [ -n "$iface" ] && ip link del "$iface" 2>/dev/null
+    done
+    ip link del "$SKIFF_BRIDGE" 2>/dev/null || true
+    nft delete table inet "$SKIFF_NFT_TABLE" 2>/dev/null || true
+    rm -rf "$SKIFF_NETWORK_DIR"
+}

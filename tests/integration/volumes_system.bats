@@ -21,6 +21,11 @@ setup_file() {
     rm -f "$FIX/rootfs/two"
 }
 
+# The default network's bridge and table of this file (helpers.bash).
+teardown_file() {
+    network_cleanup
+}
+
 setup() {
     ROOT=$(mktemp -d /tmp/skiff-vs.XXXXXX)
 }

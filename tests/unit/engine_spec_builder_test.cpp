@@ -453,7 +453,53 @@ TEST_CASE("spec: host network shares the host's names", "[spec-builder]") {
     CHECK(skiff::read_file(f.container_dir + "/resolv.conf").value_or("").find("127.0.0.53") != std::string::npos);
 
     o.network_mode = "bridge";
-    CHECK(f.error(o).find("not supported") != std::string::npos);
+    CHECK(f.error(o).find("needs the path of its network namespace") != std::string::npos);
+}
+
+TEST_CASE("spec: bridge and container network modes, --dns, --add-host", "[spec-builder]") {
+    Fixture f;
+    engine::RunSpecOptions o;
+    o.network_mode = "bridge";
+    o.dns = {"192.0.2.53"};
+    o.extra_hosts = {"db:192.0.2.7", "v6=[2001:db8::1]"};
+    auto in = f.inputs();
+    in.netns_path = "/run/skiff/netns/" + std::string(kId);
+    auto spec = engine::build_spec(in, o);
+    REQUIRE(spec);
+    bool joined = false;
+    for (const auto& n : (*spec)["linux"]["namespaces"])
+        if (n["type"] == "network") joined = n.value("path", "") == in.netns_path;
+    CHECK(joined);
+    CHECK((*spec)["linux"].contains("sysctl"));
+    auto resolv = skiff::read_file(f.container_dir + "/resolv.conf").value_or("");
+    CHECK(resolv.starts_with("nameserver 192.0.2.53\n"));
+    CHECK(resolv.find("10.0.0.2") == std::string::npos);
+    CHECK(resolv.find("search example.com") != std::string::npos);
+    auto hosts = skiff::read_file(f.container_dir + "/hosts").value_or("");
+    CHECK(hosts.find("192.0.2.7\tdb\n") != std::string::npos);
+    CHECK(hosts.find("2001:db8::1\tv6\n") != std::string::npos);
+
+    // container:<x>: x's namespace and files, x's hostname, no sysctls of its own.
+    engine::RunSpecOptions c;
+    c.network_mode = "container:" + std::string(kId);
+    auto shared = f.base + "/other";
+    REQUIRE(skiff::mkdir_p(shared));
+    in.netns_path = "/proc/1/ns/net";
+    in.shared_net_dir = shared;
+    in.shared_hostname = "webhost";
+    REQUIRE(skiff::write_file_atomic(f.container_dir + "/hosts", "untouched\n"));
+    spec = engine::build_spec(in, c);
+    REQUIRE(spec);
+    CHECK((*spec)["hostname"] == "webhost");
+    CHECK_FALSE((*spec)["linux"].contains("sysctl"));
+    CHECK((*find_mount(*spec, "/etc/hosts"))["source"] == shared + "/hosts");
+    CHECK((*find_mount(*spec, "/etc/resolv.conf"))["source"] == shared + "/resolv.conf");
+    CHECK(skiff::read_file(f.container_dir + "/hosts").value_or("") == "untouched\n");
+    CHECK_FALSE(skiff::path_exists(shared + "/hosts"));
+
+    CHECK(engine::validate_extra_host("nocolon").error().what.find("bad format for add-host") != std::string::npos);
+    CHECK(engine::validate_extra_host("a:1.2.3").error().what.find("invalid IP address in add-host") != std::string::npos);
+    CHECK(engine::validate_extra_host("gw:host-gateway"));
 }
 
 TEST_CASE("spec: volumes and tmpfs", "[spec-builder]") {
