@@ -41,18 +41,9 @@ bool enters_container(const std::string& command) {
 // The engine's commands that launch a container process (in-process, through runtime/):
 // the first word after skiff's global options, also after `container`.
 bool engine_enters_container(const std::vector<std::string>& args) {
-    std::vector<std::string> words;
-    for (size_t i = 0; i < args.size() && words.size() < 2; ++i) {
-        const std::string& a = args[i];
-        if (a == "--root" || a == "--runroot") {
-            ++i;
-            continue;
-        }
-        if (a.starts_with("-")) continue;
-        words.push_back(a);
-    }
+    auto words = skiff::engine::command_words(args);
     if (words.empty()) return false;
-    const std::string& verb = words[0] == "container" && words.size() > 1 ? words[1] : words[0];
+    const std::string& verb = words[0];
     // container-exited: the monitor's way back from skiff-monitor, which may restart PID 1.
     return verb == "run" || verb == "start" || verb == "restart" || verb == "exec" || verb == "container-exited";
 }

@@ -5,6 +5,7 @@
 // same assembly cores directly. Deprecated in 3.0, still part of its ABI.
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
+#include <sys/random.h>
 
 
 namespace skiff {
@@ -102,6 +103,20 @@ Status verify_digest(std::string_view data, std::string_view expected) {
     if (got != want.to_string())
         return fail("digest mismatch: expected " + want.to_string() + ", got " + got);
     return ok();
+}
+
+Result<std::string> random_hex(size_t bytes) {
+    std::string raw(bytes, '\0');
+    size_t got = 0;
+    while (got < bytes) {
+        ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sys_error("getrandom");
+        }
+        got += static_cast<size_t>(n);
+    }
+    return to_hex(reinterpret_cast<const unsigned char*>(raw.data()), static_cast<unsigned int>(bytes));
 }
 
 }  // namespace skiff

@@ -51,4 +51,7 @@ std::string sha256_digest(std::string_view data);
 // digests, so a corrupt or substituted blob is reported with what was actually received.
 Status verify_digest(std::string_view data, std::string_view expected);
 
+// 2*bytes lowercase hex digits from getrandom(2): container, volume and network ids.
+Result<std::string> random_hex(size_t bytes);
+
 }  // namespace skiff

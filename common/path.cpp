@@ -26,17 +26,6 @@ int sys_openat2(int dirfd, const char* path, int flags, mode_t mode, unsigned lo
     }
 }
 
-std::vector<std::string> split_components(const std::string& path) {
-    std::vector<std::string> out;
-    size_t i = 0;
-    while (i < path.size()) {
-        size_t j = path.find('/', i);
-        if (j == std::string::npos) j = path.size();
-        if (j > i) out.push_back(path.substr(i, j - i));
-        i = j + 1;
-    }
-    return out;
-}
 
 constexpr unsigned long long kInRoot = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 
@@ -151,6 +140,18 @@ Result<std::string> fd_real_path(int fd) {
     ssize_t n = ::readlink(fd_path(fd).c_str(), buf, sizeof buf - 1);
     if (n < 0) return sys_error("readlink " + fd_path(fd));
     return std::string(buf, static_cast<size_t>(n));
+}
+
+std::vector<std::string> split_components(const std::string& path) {
+    std::vector<std::string> out;
+    size_t i = 0;
+    while (i < path.size()) {
+        size_t j = path.find('/', i);
+        if (j == std::string::npos) j = path.size();
+        if (j > i) out.push_back(path.substr(i, j - i));
+        i = j + 1;
+    }
+    return out;
 }
 
 }  // namespace skiff

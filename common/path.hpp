@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "common/fd.hpp"
 #include "common/result.hpp"
@@ -31,6 +32,8 @@ std::string fd_path(int fd);
 
 // Lexically clean a path: collapse "//", ".", and ".." (never above "/" for absolute paths).
 std::string clean_path(const std::string& path);
+// "a//b/c/" -> {"a", "b", "c"}: the names between slashes, empty ones skipped.
+std::vector<std::string> split_components(const std::string& path);
 
 // The real path an fd refers to (readlink of /proc/self/fd/N).
 Result<std::string> fd_real_path(int fd);

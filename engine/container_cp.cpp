@@ -38,17 +38,6 @@ bool names_contents(const std::string& path) { return path == "." || path.ends_w
 // "dir/" or "dir/.": it has to be a directory.
 bool asserts_directory(const std::string& path) { return path.ends_with('/') || names_contents(path); }
 
-std::vector<std::string> components(const std::string& path) {
-    std::vector<std::string> out;
-    size_t i = 0;
-    while (i < path.size()) {
-        size_t j = path.find('/', i);
-        if (j == std::string::npos) j = path.size();
-        if (j > i) out.push_back(path.substr(i, j - i));
-        i = j + 1;
-    }
-    return out;
-}
 
 // The name the copy gets in the tar: the last component of the path as typed, "." for the
 // contents of a directory ("dir/.", and "/" whose name would be empty).
@@ -251,7 +240,7 @@ Result<Node> ContainerFs::resolve(const std::string& path, bool follow_last) con
     std::string current = clean_path("/" + path);
     int links = 0;
     for (;;) {
-        auto parts = components(current);
+        auto parts = split_components(current);
         if (parts.empty()) return locate("/");
         std::string walked = "/";  // resolved so far: no symlink in it
         bool restart = false;

@@ -31,21 +31,6 @@ namespace {
 
 using nlohmann::json;
 
-// The first words of a command line after skiff's global options ("container" skipped).
-std::vector<std::string> command_words(const std::vector<std::string>& args) {
-    std::vector<std::string> words;
-    for (size_t i = 0; i < args.size() && words.size() < 2; ++i) {
-        const std::string& a = args[i];
-        if (a == "--root" || a == "--runroot") {
-            ++i;
-            continue;
-        }
-        if (a.starts_with("-")) continue;
-        words.push_back(a);
-    }
-    if (!words.empty() && words[0] == "container") words.erase(words.begin());
-    return words;
-}
 
 // This process is in the initial user namespace (uid_map "0 0 4294967295").
 bool in_initial_user_namespace() {
@@ -127,6 +112,21 @@ Status keep_capabilities_across_exec() {
 }
 
 }  // namespace
+
+std::vector<std::string> command_words(const std::vector<std::string>& args) {
+    std::vector<std::string> words;
+    for (size_t i = 0; i < args.size() && words.size() < 2; ++i) {
+        const std::string& a = args[i];
+        if (a == "--root" || a == "--runroot") {
+            ++i;
+            continue;
+        }
+        if (a.starts_with("-")) continue;
+        words.push_back(a);
+    }
+    if (!words.empty() && words[0] == "container") words.erase(words.begin());
+    return words;
+}
 
 bool rootless_command_needs_namespace(const std::vector<std::string>& args) {
     auto words = command_words(args);

@@ -25,6 +25,9 @@ namespace skiff::engine {
 
 // True when this skiff command line (arguments after the program name) may mount a
 // container's rootfs and so has to run in the user's namespace when not root.
+// The first two words of a command line after skiff's global options ("container" skipped):
+// {"run"}, {"network", "ls"}.
+std::vector<std::string> command_words(const std::vector<std::string>& args);
 bool rootless_command_needs_namespace(const std::vector<std::string>& args);
 
 // Not root and not already in a user namespace: join the user's namespace (making its pause

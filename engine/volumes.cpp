@@ -11,6 +11,7 @@
 #include <set>
 #include <utility>
 
+#include "common/digest.hpp"
 #include "common/clock.hpp"
 #include "common/fd.hpp"
 #include "common/fs.hpp"
@@ -33,25 +34,7 @@ bool is_hex64(std::string_view text) {
                        [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-Result<std::string> random_name() {
-    unsigned char bytes[32];
-    size_t got = 0;
-    while (got < sizeof bytes) {
-        ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return sys_error("getrandom");
-        }
-        got += static_cast<size_t>(n);
-    }
-    static const char* hex = "0123456789abcdef";
-    std::string name;
-    for (unsigned char b : bytes) {
-        name += hex[b >> 4];
-        name += hex[b & 15];
-    }
-    return name;
-}
+Result<std::string> random_name() { return random_hex(32); }
 
 // Creation, removal and pruning exclude each other, so a prune never deletes a volume that a
 // concurrent create is just writing.

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "common/digest.hpp"
 #include "common/fs.hpp"
 
 namespace skiff::image {
@@ -30,29 +31,13 @@ bool is_lower_hex(std::string_view s) {
 
 mode_t dir_mode() { return ::geteuid() == 0 ? 0755 : 0700; }
 
-std::string random_hex(size_t bytes) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string raw(bytes, '\0');
-    size_t got = 0;
-    while (got < bytes) {
-        ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            // Uniqueness, not secrecy, is what matters here: fall back to pid and time.
-            struct timespec ts;
-            ::clock_gettime(CLOCK_REALTIME, &ts);
-            std::string fallback = std::to_string(::getpid()) + "-" + std::to_string(ts.tv_nsec) +
-                                   std::to_string(ts.tv_sec);
-            return fallback;
-        }
-        got += static_cast<size_t>(n);
-    }
-    std::string out;
-    for (unsigned char c : raw) {
-        out.push_back(kDigits[c >> 4]);
-        out.push_back(kDigits[c & 0xf]);
-    }
-    return out;
+// A temporary file's name: uniqueness, not secrecy, matters, so pid and time do when
+// getrandom fails.
+std::string temp_name() {
+    if (auto hex = random_hex(16)) return *hex;
+    struct timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return std::to_string(::getpid()) + "-" + std::to_string(ts.tv_nsec) + std::to_string(ts.tv_sec);
 }
 
 std::string blob_path(const std::string& root, std::string_view digest) {
@@ -238,7 +223,7 @@ Result<BlobStore::Writer> BlobStore::begin_write() const {
     std::string tmp_dir = path_join(blobs_dir, "tmp");
     SKIFF_CHECK(mkdir_p(tmp_dir, dir_mode()));
     for (int attempt = 0;; ++attempt) {
-        std::string temp_path = path_join(tmp_dir, random_hex(16));
+        std::string temp_path = path_join(tmp_dir, temp_name());
         UniqueFd fd(::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
         if (fd) return Writer(std::move(temp_path), std::move(blobs_dir), std::move(fd));
         if (errno != EEXIST || attempt > 8) return sys_error("create " + temp_path);

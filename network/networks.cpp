@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "common/digest.hpp"
 #include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "common/path.hpp"
@@ -29,25 +30,7 @@ constexpr Subnet kUserPool{0x0a590000, 16};
 constexpr int kUserPrefix = 24;
 constexpr int kMaxEndpointsPerContainer = 10;  // one digit of the host interface name
 
-Result<std::string> random_hex64() {
-    unsigned char raw[32];
-    size_t got = 0;
-    while (got < sizeof raw) {
-        ssize_t n = ::getrandom(raw + got, sizeof raw - got, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return sys_error("getrandom for a network id");
-        }
-        got += size_t(n);
-    }
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string id;
-    for (unsigned char c : raw) {
-        id.push_back(kDigits[c >> 4]);
-        id.push_back(kDigits[c & 0xf]);
-    }
-    return id;
-}
+Result<std::string> random_hex64() { return with_context(random_hex(32), "a network id"); }
 
 Status check_paths(const NetworkPaths& paths) {
     if (paths.dir.empty()) return fail("network state directory not set");

@@ -14,6 +14,7 @@
 #include <ctime>
 #include <sstream>
 
+#include "common/digest.hpp"
 #include "common/clock.hpp"
 #include "common/fs.hpp"
 #include "common/json_fields.hpp"
@@ -57,23 +58,8 @@ std::unexpected<Error> invalid_name(std::string_view name) {
 // 64 hex digits whose 12-digit short form is never all decimal digits, as Docker does, so a
 // short id is not mistaken for a number.
 Result<std::string> random_id() {
-    static constexpr char kDigits[] = "0123456789abcdef";
     for (;;) {
-        unsigned char raw[32];
-        size_t got = 0;
-        while (got < sizeof raw) {
-            ssize_t n = ::getrandom(raw + got, sizeof raw - got, 0);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                return sys_error("getrandom for a container id");
-            }
-            got += static_cast<size_t>(n);
-        }
-        std::string id;
-        for (unsigned char c : raw) {
-            id.push_back(kDigits[c >> 4]);
-            id.push_back(kDigits[c & 0xf]);
-        }
+        SKIFF_TRY(id, with_context(random_hex(32), "a container id"));
         if (!std::all_of(id.begin(), id.begin() + 12, [](char c) { return c <= '9'; })) return id;
     }
 }
