@@ -158,7 +158,10 @@ Result<std::string> commit_impl(const Store& store, std::string_view container, 
         SKIFF_TRY(held, containers.lock(record.id));
         SKIFF_TRY(current, containers.load(record.id));
         std::optional<PauseGuard> paused;
-        if (options.pause && current.status == state::Status::running) {
+        // A container without a cgroup of its own (rootless here) has no freezer: committed
+        // running, as podman does by default.
+        const bool has_cgroup = current.config.is_object() && !current.config.value("cgroup", "").empty();
+        if (options.pause && has_cgroup && current.status == state::Status::running) {
             SKIFF_CHECK(with_context(runtime::pause_container(runtime_options(store), current.id),
                                      "pause " + current.id.substr(0, 12)));
             paused.emplace(runtime_options(store), current.id);

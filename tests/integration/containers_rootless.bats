@@ -113,8 +113,8 @@ teardown() {
     [ "$status" -eq 0 ]
     [[ "$output" == *"A /data/z"* ]]
     [[ "$output" == *"D /data/new"* ]]
-    # No cgroup to freeze it in: committed without pausing.
-    run --separate-stderr as_nobody commit --pause=false c1 rl/committed:1
+    # No cgroup to freeze it in: committed without pausing, --pause or not.
+    run --separate-stderr as_nobody commit c1 rl/committed:1
     [ "$status" -eq 0 ]
     run --separate-stderr as_nobody rm -f c1
     [ "$status" -eq 0 ]
