@@ -19,6 +19,9 @@ OTHER_NS=skiff-it-other-$$   # the "other host" of a test (ip netns), removed in
 OTHER_VETH=sktoh$$           # its veth, host side
 
 setup_file() {
+    # `ip netns add` makes /run/netns a mount point of itself and leaves it: undone at the
+    # end unless it was one before.
+    if mountpoint -q /run/netns; then export RUN_NETNS_WAS_MOUNTED=1; else export RUN_NETNS_WAS_MOUNTED=0; fi
     export SKIFF_NETWORK_DIR=$BATS_FILE_TMPDIR/network
     export SKIFF_NFT_TABLE=skiff_test SKIFF_BRIDGE=skt0 SKIFF_BRIDGE_SUBNET=10.123.0.0/16
     export FIX=$BATS_FILE_TMPDIR/fix
@@ -33,6 +36,9 @@ setup_file() {
 
 teardown_file() {
     network_cleanup
+    if [ "$RUN_NETNS_WAS_MOUNTED" = 0 ] && [ -z "$(ip netns list)" ]; then
+        umount /run/netns 2>/dev/null || true
+    fi
 }
 
 setup() {
