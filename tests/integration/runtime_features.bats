@@ -5,6 +5,18 @@
 
 load helpers
 
+# `ip netns add` (the namespace-path test) makes /run/netns a mount point of itself and
+# leaves it: undone at the end unless it was one before.
+setup_file() {
+    if mountpoint -q /run/netns; then export RUN_NETNS_WAS_MOUNTED=1; else export RUN_NETNS_WAS_MOUNTED=0; fi
+}
+
+teardown_file() {
+    if [ "$RUN_NETNS_WAS_MOUNTED" = 0 ] && [ -z "$(ip netns list)" ]; then
+        umount /run/netns 2>/dev/null || true
+    fi
+}
+
 setup() {
     setup_bundle
     NETNS=
