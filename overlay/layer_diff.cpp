@@ -483,18 +483,6 @@ bool fd_opaque(int fd) {
     return opaque_xattr([&](const char* key, char* v, size_t n) { return ::fgetxattr(fd, key, v, n); });
 }
 
-std::vector<std::string> split_rel(const std::string& rel) {
-    std::vector<std::string> parts;
-    size_t i = 0;
-    while (i < rel.size()) {
-        size_t j = rel.find('/', i);
-        if (j == std::string::npos) j = rel.size();
-        if (j > i) parts.push_back(rel.substr(i, j - i));
-        i = j + 1;
-    }
-    return parts;
-}
-
 enum class Lookup { found, missing, blocked };
 
 // rel in one lower layer, component by component without following symlinks. found: it is
@@ -502,7 +490,7 @@ enum class Lookup { found, missing, blocked };
 // non-directory or an opaque directory on the way hides it in every layer below.
 Lookup lookup_in_layer(const std::string& layer, const std::string& rel, struct stat* st) {
     std::string cur = layer;
-    auto parts = split_rel(rel);
+    auto parts = split_components(rel);
     if (parts.empty()) return ::lstat(cur.c_str(), st) == 0 ? Lookup::found : Lookup::missing;
     bool opaque_above = false;
     for (size_t i = 0; i < parts.size(); ++i) {
