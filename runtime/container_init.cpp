@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -31,7 +32,22 @@ Status join_namespaces(const std::vector<std::pair<int, std::string>>& joins) {
         if (!fd) return sys_error("open namespace " + path);
         fds.emplace_back(flag, std::move(fd));
     }
+    // Inside a joined user namespace we hold no capability over namespaces its parent owns
+    // (a rootless container's network namespace made by the engine for pasta): so every
+    // other namespace is joined first where we may, the refused ones (EPERM) again from
+    // inside the user namespace (runc's order).
+    const bool has_user = std::any_of(fds.begin(), fds.end(), [](const auto& f) { return f.first == CLONE_NEWUSER; });
+    std::vector<size_t> after_user;
+    for (size_t i = 0; i < fds.size(); ++i) {
+        if (fds[i].first == CLONE_NEWUSER) continue;
+        if (::setns(fds[i].second.get(), fds[i].first) == 0) continue;
+        if (has_user && errno == EPERM) after_user.push_back(i);
+        else return sys_error("join namespace " + joins[i].second);
+    }
     for (size_t i = 0; i < fds.size(); ++i)
+        if (fds[i].first == CLONE_NEWUSER && ::setns(fds[i].second.get(), CLONE_NEWUSER) != 0)
+            return sys_error("join namespace " + joins[i].second);
+    for (size_t i : after_user)
         if (::setns(fds[i].second.get(), fds[i].first) != 0) return sys_error("join namespace " + joins[i].second);
     return ok();
 }
@@ -120,15 +136,16 @@ Result<ReadyToExec> setup(ChildContext& ctx) {
     const Process& process = *spec.process;
     const NamespacePlan& ns = *ctx.namespaces;
 
-    // Die with the runtime until we are fully set up; a `create` killed midway leaves no
-    // half-made container running.
-    // (Had the runtime died before this, the handshake below reads EOF and we exit.)
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return sys_error("prctl PR_SET_PDEATHSIG");
     // Drop every fd inherited from the runtime (its cgroup directory, log file, ...) at once,
     // so none is reachable through /proc/self/fd from here on (CVE-2024-21626).
     SKIFF_CHECK(close_fds_on_exec({ctx.channel->fd(), ctx.exec_fifo, req.console_socket}, req.preserve_fds));
 
     SKIFF_TRY(go, ctx.channel->expect(SyncMessage::kGo, "runtime"));
+    // Die with the runtime until we are fully set up; a `create` killed midway leaves no
+    // half-made container running. Only now: until kGo our parent may be the launcher's
+    // short-lived cloning thread (launcher.cpp), whose end would fire the signal. (Had the
+    // runtime died before this, the handshakes read EOF and we exit.)
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return sys_error("prctl PR_SET_PDEATHSIG");
     bool setgroups_allowed = go.payload != "setgroups=deny";
     if (ns.new_user) {
         // Become root of the new user namespace when root is mapped (mounts need it).

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <thread>
 
 #include "common/fs.hpp"
 #include "common/log.hpp"
@@ -43,8 +44,17 @@ Result<NamespacePlan> plan_namespaces(const Spec& spec) {
             plan.joins.emplace_back(flag, ns.path);
         }
     }
-    if (plan.new_user && !plan.joins.empty())
-        return fail("linux.namespaces: joining a namespace by path together with a new user namespace is not supported");
+    if (plan.new_user && !plan.joins.empty()) {
+        // The child is born in its new user namespace, where it holds no capability over
+        // namespaces owned by ours (e.g. a network namespace the engine made for pasta):
+        // those are joined before the clone, on the cloning thread only.
+        for (const auto& [flag, path] : plan.joins)
+            if (flag == CLONE_NEWNS)
+                return fail("linux.namespaces: joining a mount namespace by path together with a new user "
+                            "namespace is not supported");
+        plan.joins_before_clone = std::move(plan.joins);
+        plan.joins.clear();
+    }
     return plan;
 }
 
@@ -189,17 +199,40 @@ Result<Launched> launch_container(const LaunchRequest& req) {
     UniqueFd exec_fifo(::open((req.state_dir + "/exec.fifo").c_str(), O_PATH | O_CLOEXEC));
     if (!exec_fifo) return sys_error("open exec fifo in " + req.state_dir);
 
-    CloneResult cloned;
-    {
-        PidNamespaceSwitch pid_switch;
-        if (!ns.pid_join_path.empty()) SKIFF_CHECK(pid_switch.enter(ns.pid_join_path));
+    auto clone_child = [&]() -> Result<CloneResult> {
         SKIFF_TRY(result, clone_into(ns.clone_flags, cgroup_fd ? cgroup_fd.get() : -1));
-        cloned = result;
-        if (cloned.pid == 0) {
+        if (result.pid == 0) {
             parent_end.close();
             ChildContext ctx{&req, &ns, &child_end, filter ? &*filter : nullptr, exec_fifo.get()};
             run_container_child(ctx);  // never returns
         }
+        return result;
+    };
+    CloneResult cloned;
+    if (ns.joins_before_clone.empty()) {
+        PidNamespaceSwitch pid_switch;
+        if (!ns.pid_join_path.empty()) SKIFF_CHECK(pid_switch.enter(ns.pid_join_path));
+        SKIFF_TRY(result, clone_child());
+        cloned = result;
+    } else {
+        // setns of these namespace types moves the calling thread only: a short-lived thread
+        // joins and clones, so the launcher stays where it is (a rootless one could not
+        // come back into the host's namespaces). The child takes its parent-death signal
+        // only after kGo, by when this thread is gone and the child is the launcher's.
+        Result<CloneResult> result = fail("clone thread did not run");
+        std::thread cloner([&] {
+            auto joined = join_namespaces(ns.joins_before_clone);
+            if (joined && !ns.pid_join_path.empty()) {
+                UniqueFd target(::open(ns.pid_join_path.c_str(), O_RDONLY | O_CLOEXEC));
+                if (!target || ::setns(target.get(), CLONE_NEWPID) != 0)
+                    joined = sys_error("join pid namespace " + ns.pid_join_path);
+            }
+            if (!joined) result = std::unexpected(joined.error());
+            else result = clone_child();
+        });
+        cloner.join();
+        SKIFF_TRY(done, std::move(result));
+        cloned = done;
     }
     child_end.close();
     cgroup_fd.reset();

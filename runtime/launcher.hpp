@@ -51,6 +51,9 @@ struct NamespacePlan {
     bool has_uts_ns = false;
     std::string pid_join_path;                         // joined by the parent before clone
     std::vector<std::pair<int, std::string>> joins;    // (CLONE_NEW*, path), user first
+    // With a new user namespace: the namespaces to join before the clone (the new user
+    // namespace would have no right to join ones its parent owns). Never mnt or user.
+    std::vector<std::pair<int, std::string>> joins_before_clone;
 };
 Result<NamespacePlan> plan_namespaces(const Spec& spec);
 

@@ -213,6 +213,31 @@ config_caps() {
     [ "${lines[3]}" = "net:[$(stat -L -c %i "/var/run/netns/$NETNS")]" ]
 }
 
+@test "a new user namespace together with a network namespace by path: joined before the clone" {
+    # The container's own user namespace holds no capability over a namespace ours owns:
+    # the runtime joins it first (on its cloning thread only), then exec joins it too.
+    NETNS="skiff-it-$$-$BATS_TEST_NUMBER"
+    ip netns add "$NETNS"
+    ip -n "$NETNS" link add it-v2 type veth peer name it-v3
+    chmod 755 "$TEST_TMP"
+    chown -R 100000:100000 "$BUNDLE/rootfs"
+    config_set --arg p "/var/run/netns/$NETNS" \
+        '.linux.namespaces = [.linux.namespaces[] | if .type == "network" then .path = $p else . end]
+        | .linux.namespaces += [{"type": "user"}]
+        | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        | .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+    config_args sh -c 'readlink /proc/self/ns/net; exec sleep 1000'
+    start_detached
+    wait_for 30 test -s "$TEST_TMP/stdout"
+    [ "$(cat "$TEST_TMP/stdout")" = "net:[$(stat -L -c %i "/var/run/netns/$NETNS")]" ]
+    pid=$(init_pid)
+    [ "$(readlink /proc/$pid/ns/user)" != "$(readlink /proc/self/ns/user)" ]
+    # exec joins it too (before the user namespace, where it may).
+    run rt exec "$CONTAINER_ID" sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort'
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'it-v2\nit-v3\nlo')" ]
+}
+
 # --- mounts --------------------------------------------------------------------------------
 
 @test "bind mount rw: a file written inside appears on the host" {
