@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "common/fs.hpp"
 #include "network/netlink.hpp"
@@ -34,23 +35,25 @@ Result<UniqueFd> open_netns(const std::string& path) {
 
 namespace {
 
-// Back to the namespace the thread started in; failing that, nothing later could be trusted.
-void return_to(int original_fd) {
-    if (::setns(original_fd, CLONE_NEWNET) != 0) {
-        std::perror("skiff: cannot return to the original network namespace");
-        std::abort();
-    }
-}
-
-// In the new namespace (the calling thread's now): bind it to `path`, loopback up.
-Status bind_and_configure(const std::string& path) {
+// In the new namespace (the calling thread's now): bind it to `path`, loopback up, sysctls.
+Status bind_and_configure(const std::string& path, const std::map<std::string, std::string>& sysctls) {
     if (::mount("/proc/thread-self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr) != 0)
         return sys_error("bind-mount the network namespace on " + path);
     auto configure = [&]() -> Status {
         SKIFF_TRY(nl, netlink::Socket::open());
         SKIFF_TRY(lo, nl.link_index("lo"));
         if (lo == 0) return fail("no loopback interface in the new network namespace");
-        return nl.set_up(lo);
+        SKIFF_CHECK(nl.set_up(lo));
+        for (const auto& [key, value] : sysctls) {
+            // /proc/sys/net shows the namespace of the calling thread (this one).
+            if (!key.starts_with("net.") || key.find('/') != std::string::npos || key.find("..") != std::string::npos)
+                return fail("network namespace sysctl: invalid key \"" + key + "\"");
+            std::string file = "/proc/sys/" + key;
+            for (size_t i = std::string("/proc/sys/").size(); i < file.size(); ++i)
+                if (file[i] == '.') file[i] = '/';
+            SKIFF_CHECK(with_context(write_file(file, value), "sysctl " + key));
+        }
+        return ok();
     };
     if (auto st = configure(); !st) {
         ::umount2(path.c_str(), MNT_DETACH);
@@ -61,7 +64,8 @@ Status bind_and_configure(const std::string& path) {
 
 }  // namespace
 
-Result<std::string> create_netns(const NetworkPaths& paths, std::string_view container_id) {
+Result<std::string> create_netns(const NetworkPaths& paths, std::string_view container_id,
+                                 const std::map<std::string, std::string>& sysctls) {
     if (container_id.empty() || container_id.find('/') != std::string_view::npos || container_id[0] == '.')
         return fail("invalid container id for a network namespace: \"" + std::string(container_id) + "\"");
     const std::string dir = path_join(paths.runroot, "netns");
@@ -73,22 +77,18 @@ Result<std::string> create_netns(const NetworkPaths& paths, std::string_view con
         UniqueFd file(::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0444));
         if (!file) return sys_error("create " + path);
     }
-    UniqueFd original(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-    if (!original) {
-        auto e = sys_error("open /proc/thread-self/ns/net");
+    // unshare(CLONE_NEWNET) moves the calling thread only: a short-lived thread makes and
+    // configures the namespace, so the caller never leaves its own (one in a user namespace
+    // of its own could not setns back into the host's).
+    Status made = ok();
+    std::thread maker([&] {
+        if (::unshare(CLONE_NEWNET) != 0) made = sys_error("unshare a network namespace");
+        else made = bind_and_configure(path, sysctls);
+    });
+    maker.join();
+    if (!made) {
         ::unlink(path.c_str());
-        return e;
-    }
-    if (::unshare(CLONE_NEWNET) != 0) {
-        auto e = sys_error("unshare a network namespace");
-        ::unlink(path.c_str());
-        return e;
-    }
-    auto st = bind_and_configure(path);
-    return_to(original.get());
-    if (!st) {
-        ::unlink(path.c_str());
-        return std::unexpected(st.error());
+        return std::unexpected(made.error());
     }
     return path;
 }

@@ -178,9 +178,11 @@ private:
 
 // ---- network namespaces ----------------------------------------------------------------
 
-// A new network namespace bind-mounted at <runroot>/netns/<container_id>, loopback up.
-// Made without disturbing the caller (its own thread's namespace is restored).
-Result<std::string> create_netns(const NetworkPaths& paths, std::string_view container_id);
+// A new network namespace bind-mounted at <runroot>/netns/<container_id>, loopback up,
+// `sysctls` ("net.ipv4.x" -> value) written in it. Made without disturbing the caller (its
+// own thread's namespace is restored). It belongs to the caller's user namespace.
+Result<std::string> create_netns(const NetworkPaths& paths, std::string_view container_id,
+                                 const std::map<std::string, std::string>& sysctls = {});
 // Unmount and remove; missing is fine.
 Status remove_netns(const std::string& netns_path);
 // The nftables ruleset text for the given networks and endpoints (pure, unit-tested): what
@@ -197,6 +199,11 @@ std::string render_ruleset(const std::vector<NetworkConfig>& networks, const std
 // namespace is configured; it ends by itself when the namespace file is removed. Host ports
 // must be decided (resolve_host_ports): pasta binds them itself.
 Result<pid_t> start_pasta(const std::string& netns_path, const std::vector<PortMapping>& ports);
+// Ends a pasta started by start_pasta (SIGTERM), if `pid` still is a pasta process.
+void stop_pasta(pid_t pid);
+// The host's IPv4 default gateway (/proc/net/route): inside pasta's namespace the same
+// address, which pasta maps to the host's loopback (Docker's host-gateway there).
+Result<std::string> host_default_gateway();
 // Host ports without endpoint files (rootless): 0 and ranges replaced by free ports, fixed
 // ones checked with a bind (`Bind for 0.0.0.0:8080 failed: port is already allocated`).
 Result<std::vector<PortMapping>> resolve_host_ports(const std::vector<PortMapping>& ports);

@@ -1,9 +1,13 @@
-// Rootless networking through pasta (Debian's passt): start_pasta, resolve_host_ports.
+// Rootless networking through pasta (Debian's passt): start_pasta, stop_pasta,
+// host_default_gateway, resolve_host_ports.
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 
 #include "common/fd.hpp"
@@ -104,6 +108,33 @@ Result<pid_t> start_pasta(const std::string& netns_path, const std::vector<PortM
     long pid = std::strtol(text.c_str(), &end, 10);
     if (pid <= 0 || end == text.c_str()) return fail("rootless networking: pasta wrote no pid");
     return pid_t(pid);
+}
+
+void stop_pasta(pid_t pid) {
+    if (pid <= 0) return;
+    // Debian runs pasta.avx2 where the CPU has it: either name is pasta.
+    auto comm = read_file_limited("/proc/" + std::to_string(pid) + "/comm", 64);
+    if (comm && comm->starts_with("pasta")) ::kill(pid, SIGTERM);
+}
+
+Result<std::string> host_default_gateway() {
+    std::ifstream routes("/proc/net/route");
+    if (!routes) return sys_error("open /proc/net/route");
+    std::string line;
+    std::getline(routes, line);  // header
+    while (std::getline(routes, line)) {
+        std::istringstream fields(line);
+        std::string interface, destination, gateway;
+        if (!(fields >> interface >> destination >> gateway)) continue;
+        if (destination != "00000000") continue;
+        // Both are the address's bytes in memory order, as hex.
+        uint32_t raw = uint32_t(std::strtoul(gateway.c_str(), nullptr, 16));
+        char text[INET_ADDRSTRLEN];
+        in_addr address{raw};
+        if (!::inet_ntop(AF_INET, &address, text, sizeof text)) continue;
+        return std::string(text);
+    }
+    return fail("the host has no IPv4 default route (host-gateway has no address)");
 }
 
 }  // namespace skiff::network

@@ -191,6 +191,10 @@ namespace {
 Result<UniqueFd> bind_socket(const PortMapping& m, uint16_t port) {
     UniqueFd fd(::socket(AF_INET, (m.protocol == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
     if (!fd) return sys_error("socket for a port check");
+    // As the servers that take it will (pasta, most daemons): connections of an earlier
+    // user of the port in TIME_WAIT do not make it taken; a listener does.
+    int one = 1;
+    if (m.protocol != "udp") ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);

@@ -237,6 +237,42 @@ TEST_CASE("network namespaces: created with loopback up, removed", "[network][ro
     CHECK(net::remove_netns(ns));  // missing is fine
 }
 
+// A sysctl as seen from inside the namespace at `ns_path` (read on a thread that joins it).
+std::string sysctl_in(const std::string& ns_path, const std::string& file) {
+    std::string value = "unread";
+    std::thread reader([&] {
+        skiff::UniqueFd ns(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!ns || ::setns(ns.get(), CLONE_NEWNET) != 0) return;
+        if (auto text = skiff::read_file_limited(file, 256)) value = *text;
+    });
+    reader.join();
+    return value;
+}
+
+TEST_CASE("network namespaces: sysctls written inside only; a bad key refused, nothing left", "[network][root]") {
+    if (!root_or_warn()) return;
+    Sandbox sb;
+    const std::string port_start = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+    auto host_before = skiff::read_file_limited(port_start, 64);
+    REQUIRE(host_before);
+    std::string id = sb.new_id();
+    auto ns = net::create_netns(sb.paths, id, {{"net.ipv4.ip_unprivileged_port_start", "0"},
+                                               {"net.ipv4.ping_group_range", "0 2147483647"}});
+    REQUIRE(ns);
+    sb.netns.push_back(*ns);
+    CHECK(sysctl_in(*ns, port_start) == "0\n");
+    CHECK(sysctl_in(*ns, "/proc/sys/net/ipv4/ping_group_range") == "0\t2147483647\n");
+    auto host_after = skiff::read_file_limited(port_start, 64);
+    REQUIRE(host_after);
+    CHECK(*host_after == *host_before);  // the host's is untouched
+
+    std::string bad = sb.new_id();
+    auto refused = net::create_netns(sb.paths, bad, {{"kernel.hostname", "x"}});
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().what.find("invalid key") != std::string::npos);
+    CHECK_FALSE(skiff::path_exists(sb.paths.runroot + "/netns/" + bad));
+}
+
 TEST_CASE("bridge networks: connect, publish, isolate, disconnect", "[network][root]") {
     if (!root_or_warn()) return;
     Sandbox sb;
