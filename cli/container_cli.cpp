@@ -66,7 +66,8 @@ struct RunFlags {
         cmd->add_option("--cpus", cpus, "CPUs (e.g. 1.5)");
         cmd->add_option("--pids-limit", pids_limit, "maximum number of processes");
         one(cmd->add_option("--network,--net", networks,
-                            "bridge (the default as root), none, host, container:NAME|ID, or a network's name (repeatable)"));
+                            "bridge (the default as root), pasta (the default without root), none, host, container:NAME|ID, "
+                            "or a network's name (repeatable)"));
         one(cmd->add_option("-p,--publish", publish, "[IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp], ranges allowed"));
         cmd->add_flag("-P,--publish-all", publish_all, "publish every EXPOSEd port to a random host port");
         cmd->add_option("--ip", ip, "IPv4 address on the (user) network");
@@ -140,9 +141,9 @@ struct RunFlags {
             s.cpus = n;
         }
         if (pids_limit != 0) s.pids_limit = pids_limit;
-        // Docker's default network is "bridge"; without root there is none to join (pasta
-        // is not wired into rootless `run` yet), so the default there is "none".
-        s.network_mode = networks.empty() ? (::geteuid() == 0 ? "bridge" : "none") : networks.front();
+        // Docker's default network is "bridge"; without root there is no bridge to join, so
+        // the default there is pasta (podman's rootless default).
+        s.network_mode = networks.empty() ? (::geteuid() == 0 ? "bridge" : "pasta") : networks.front();
         if (networks.size() > 1) s.networks.assign(networks.begin() + 1, networks.end());
         for (const auto& spec : publish) SKIFF_CHECK(network::parse_publish(spec));
         s.publish = publish;

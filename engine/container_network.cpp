@@ -15,6 +15,7 @@
 #include "common/fd.hpp"
 #include "common/fs.hpp"
 #include "engine/containers.hpp"
+#include "runtime/state_store.hpp"
 
 namespace skiff::engine {
 namespace {
@@ -25,9 +26,13 @@ bool is_running(const state::ContainerRecord& r) {
     return r.status == state::Status::running || r.status == state::Status::paused;
 }
 
+// pasta: a namespace the engine makes (in the caller's user namespace), given outside access
+// and the published ports by a pasta process (network::start_pasta).
+bool pasta_mode(std::string_view mode) { return mode == "pasta"; }
+
 // Modes whose namespace the engine makes and connects: the default network and user networks.
 bool bridged(std::string_view mode) {
-    return !mode.empty() && mode != "none" && mode != "host" && !mode.starts_with("container:");
+    return !mode.empty() && mode != "none" && mode != "host" && !pasta_mode(mode) && !mode.starts_with("container:");
 }
 
 std::string netns_path_of(const Store& store, const std::string& id) {
@@ -239,7 +244,9 @@ Result<PreparedNetwork> prepare_container_network(const Store& store, const RunS
     auto canonical = [](const std::string& n) { return n.empty() || n == "default" ? std::string("bridge") : n; };
     std::vector<std::string> names{canonical(o.network_mode)};
     for (const auto& n : o.networks) names.push_back(canonical(n));
-    auto special = [](const std::string& n) { return n == "none" || n == "host" || n.starts_with("container:"); };
+    auto special = [](const std::string& n) {
+        return n == "none" || n == "host" || pasta_mode(n) || n.starts_with("container:");
+    };
     if (names.size() > 1 && std::any_of(names.begin(), names.end(), special))
         return fail("conflicting options: cannot attach both user-defined and non-user-defined network-modes");
     const std::string& first = names.front();
@@ -264,6 +271,7 @@ Result<PreparedNetwork> prepare_container_network(const Store& store, const RunS
     json net = json::object();
     std::string gateway;  // for host-gateway
     auto default_gateway = [&]() -> Result<std::string> {
+        if (pasta_mode(first)) return network::host_default_gateway();
         if (::geteuid() != 0) return fail("--add-host host-gateway: there is no bridge network without root");
         SKIFF_TRY(bridge, networks_of(store).find("bridge"));
         return bridge.gateway;
@@ -275,6 +283,11 @@ Result<PreparedNetwork> prepare_container_network(const Store& store, const RunS
         if (!ports.empty() && first == "host")
             std::fprintf(stderr, "WARNING: Published ports are discarded when using host network mode\n");
         ports.clear();
+        p.mode = first;
+    } else if (pasta_mode(first)) {
+        if (!o.ip.empty()) return fail("user specified IP address is supported on user defined networks only");
+        if (!o.network_aliases.empty())
+            return fail("network-scoped alias is supported only for containers in user defined networks");
         p.mode = first;
     } else if (first.starts_with("container:")) {
         if (!o.hostname.empty()) return fail("conflicting options: hostname and the network mode");
@@ -302,8 +315,8 @@ Result<PreparedNetwork> prepare_container_network(const Store& store, const RunS
         ports.clear();
     } else {
         if (::geteuid() != 0)
-            return fail("network " + first + ": bridge and user networks need root (rootless networking through "
-                        "pasta is not wired into `run` yet); use --network none or --network host");
+            return fail("network " + first + ": bridge and user networks need root; without it use --network pasta "
+                        "(the default), none or host");
         auto nets = networks_of(store);
         json list = json::array();
         std::set<std::string> seen;
@@ -355,10 +368,83 @@ void set_spec_network_inputs(const Store& store, const std::string& id, const Pr
         inputs.netns_path = prepared.shared_netns;
         inputs.shared_net_dir = prepared.shared_dir;
         inputs.shared_hostname = prepared.shared_hostname;
-    } else if (bridged(prepared.mode)) {
+    } else if (bridged(prepared.mode) || pasta_mode(prepared.mode)) {
         inputs.netns_path = netns_path_of(store, id);
     }
 }
+
+namespace {
+
+// Docker's sysctls, written into a namespace the engine makes. Without root the writer's
+// user namespace maps only its own group, so ping is opened to that group alone (the
+// container's root group) — a wider range is refused there.
+std::map<std::string, std::string> engine_netns_sysctls() {
+    auto sysctls = container_network_sysctls();
+    if (::geteuid() != 0) {
+        std::string group = std::to_string(::getegid());
+        sysctls["net.ipv4.ping_group_range"] = group + " " + group;
+    }
+    return sysctls;
+}
+
+void clear_published(state::ContainerStore& containers, const state::ContainerRecord& r) {
+    if (r.ports.empty() && !net_config(r).contains("published") && !net_config(r).contains("pasta")) return;
+    (void)containers.update(r.id, [&](state::ContainerRecord& rec) -> Status {
+        rec.ports.clear();
+        if (rec.config.is_object() && rec.config.contains("net")) {
+            rec.config["net"].erase("published");
+            rec.config["net"].erase("pasta");
+        }
+        return ok();
+    });
+}
+
+// The pasta of a run, if it still runs (its pid and start time match).
+void stop_recorded_pasta(const state::ContainerRecord& r) {
+    const json& pasta = net_config(r).value("pasta", json::object());
+    pid_t pid = pasta.value("pid", 0);
+    if (pid > 0 && runtime::process_start_time(pid) == pasta.value("start_time", uint64_t{0}))
+        network::stop_pasta(pid);
+}
+
+// pasta mode: namespace (the caller's user namespace owns it, so the container's own one
+// may join it: the runtime joins before its clone), host ports decided, pasta attached.
+Status start_pasta_network(const Store& store, state::ContainerStore& containers, const state::ContainerRecord& r) {
+    const std::string& id = r.id;
+    stop_recorded_pasta(r);  // a run that ended without its teardown
+    (void)network::remove_netns(netns_path_of(store, id));
+    SKIFF_TRY(netns, network::create_netns(network_paths(store), id, engine_netns_sysctls()));
+    auto started = [&]() -> Status {
+        if (netns != netns_path_of(store, id)) SKIFF_CHECK(set_config_netns(containers.dir_of(id), netns));
+        SKIFF_TRY(ports, network::resolve_host_ports(ports_from(net_config(r).value("publish", json::array()))));
+        SKIFF_TRY(pid, network::start_pasta(netns, ports));
+        std::vector<std::string> lines;
+        json published = json::array();
+        for (const auto& p : ports) {
+            lines.push_back(network::format_ports({p}));
+            published.push_back(port_json(p));
+        }
+        auto saved = containers.update(id, [&](state::ContainerRecord& rec) -> Status {
+            rec.ports = lines;
+            if (!rec.config.is_object()) rec.config = json::object();
+            rec.config["net"]["published"] = published;
+            rec.config["net"]["pasta"] = {{"pid", pid}, {"start_time", runtime::process_start_time(pid)}};
+            return ok();
+        });
+        if (!saved) {
+            network::stop_pasta(pid);
+            return std::unexpected(saved.error());
+        }
+        return ok();
+    }();
+    if (!started) {
+        (void)network::remove_netns(netns);  // pasta, if it started, ends with the file
+        clear_published(containers, r);
+    }
+    return started;
+}
+
+}  // namespace
 
 Status start_container_network(const Store& store, const std::string& id) {
     auto containers = container_store(store);
@@ -371,9 +457,10 @@ Status start_container_network(const Store& store, const std::string& id) {
             return fail("cannot join network of a non running container: " + target.substr(0, 12));
         return set_config_netns(containers.dir_of(id), "/proc/" + std::to_string(x->pid) + "/ns/net");
     }
+    if (pasta_mode(r.network_mode)) return start_pasta_network(store, containers, r);
     if (!bridged(r.network_mode)) return ok();
     if (::geteuid() != 0)
-        return fail("network " + r.network_mode + ": bridge and user networks need root; use --network none or host");
+        return fail("network " + r.network_mode + ": bridge and user networks need root; use --network pasta, none or host");
     auto paths = network_paths(store);
     network::Networks nets(paths);
     // Leftovers of a run that ended without its teardown (a killed monitor, a host crash).
@@ -438,6 +525,12 @@ Status start_container_network(const Store& store, const std::string& id) {
 void end_container_network(const Store& store, const std::string& id) {
     auto containers = container_store(store);
     auto r = containers.load(id);
+    if (r && pasta_mode(r->network_mode)) {
+        stop_recorded_pasta(*r);
+        (void)network::remove_netns(netns_path_of(store, id));
+        clear_published(containers, *r);
+        return;
+    }
     if (r && !bridged(r->network_mode)) return;
     if (::geteuid() != 0) return;  // nothing was made without root
     network::Networks nets(network_paths(store));
@@ -445,13 +538,7 @@ void end_container_network(const Store& store, const std::string& id) {
     if (auto mine = nets.endpoints_of(id)) touched = networks_of_endpoints(*mine);
     (void)nets.disconnect_all(id, /*namespace_going=*/true);
     (void)network::remove_netns(netns_path_of(store, id));
-    if (r && (!r->ports.empty() || net_config(*r).contains("published"))) {
-        (void)containers.update(id, [&](state::ContainerRecord& rec) -> Status {
-            rec.ports.clear();
-            if (rec.config.is_object() && rec.config.contains("net")) rec.config["net"].erase("published");
-            return ok();
-        });
-    }
+    if (r) clear_published(containers, *r);
     if (!touched.empty()) {
         HostsWriter hosts(store, nets);
         (void)hosts.refresh({}, touched);
@@ -514,14 +601,15 @@ nlohmann::json network_settings(const Store& store, const state::ContainerRecord
                     {"GlobalIPv6PrefixLen", 0}};
     };
     json networks = json::object();
-    if (r.network_mode == "none" || r.network_mode == "host") {
+    if (r.network_mode == "none" || r.network_mode == "host" || pasta_mode(r.network_mode)) {
         networks[r.network_mode] = entry(nullptr, json::object());
     } else if (bridged(r.network_mode)) {
         for (const auto& config : net.value("networks", json::array()))
             networks[config.value("name", "")] = entry(endpoint_on(config.value("name", "")), config);
     }
+    const bool own_namespace = bridged(r.network_mode) || pasta_mode(r.network_mode);
     json ports = json::object();
-    if (running && bridged(r.network_mode)) {
+    if (running && own_namespace) {
         for (const auto& e : strings_of(net, "exposed")) ports[e] = nullptr;
         for (const auto& p : ports_from(net.value("published", json::array()))) {
             std::string key = port_key(p);
@@ -534,7 +622,7 @@ nlohmann::json network_settings(const Store& store, const state::ContainerRecord
     const network::Endpoint* bridge = endpoint_on("bridge");
     return json{{"Bridge", ""},
                 {"SandboxID", ""},
-                {"SandboxKey", running && bridged(r.network_mode) ? netns_path_of(store, r.id) : ""},
+                {"SandboxKey", running && own_namespace ? netns_path_of(store, r.id) : ""},
                 {"HairpinMode", false},
                 {"Ports", ports},
                 {"EndpointID", ""},
@@ -553,8 +641,9 @@ Status connect_container(const Store& store, std::string_view network, std::stri
     SKIFF_TRY(r, find_reconciled(store, container));
     if (r.network_mode == "host")
         return fail("container cannot be disconnected from host network or connected to host network");
-    if (r.network_mode == "none")
-        return fail("container cannot be connected to multiple networks with one of the networks in private (none) mode");
+    if (r.network_mode == "none" || pasta_mode(r.network_mode))
+        return fail("container cannot be connected to multiple networks with one of the networks in private (" +
+                    r.network_mode + ") mode");
     if (r.network_mode.starts_with("container:"))
         return fail("container sharing network namespace with another container or host cannot be connected to any other network");
     if (::geteuid() != 0) return fail("connecting to a network needs root");

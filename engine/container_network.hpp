@@ -8,6 +8,10 @@
 //   container:<id>  the namespace of that container's PID 1 (/proc/<pid>/ns/net, written
 //                   into config.json at each start: it must be running) and its hosts,
 //                   hostname and resolv.conf files
+//   pasta           (the default without root) a namespace made at each start at
+//                   <runroot>/netns/<id> in the caller's user namespace, given outside
+//                   access and the published ports by a pasta process (pid and start time
+//                   in record.config["net"]["pasta"] while it runs)
 //   <network>       "bridge" (the default network) or a user network: a namespace made at
 //                   each start at <runroot>/netns/<id> (config.json names that fixed path),
 //                   one endpoint per network (the first is eth0 and carries the published

@@ -947,6 +947,10 @@ Status validate_extra_host(std::string_view text) {
 // ---------------------------------------------------------------------------------------
 // build_spec
 
+std::map<std::string, std::string> container_network_sysctls() {
+    return {{"net.ipv4.ip_unprivileged_port_start", "0"}, {"net.ipv4.ping_group_range", "0 2147483647"}};
+}
+
 Result<json> build_spec(const SpecInputs& inputs, const RunSpecOptions& options) {
     if (!inputs.image) return fail("build spec: no image config");
     if (inputs.rootfs.empty()) return fail("build spec: no rootfs");
@@ -1227,11 +1231,11 @@ Result<json> build_spec(const SpecInputs& inputs, const RunSpecOptions& options)
                                            : path_join(parent, inputs.container_id);
     }
     if (!root_propagation.empty()) linux_section["rootfsPropagation"] = root_propagation;
-    if (!host_network && !joined) {
+    if (!host_network && !joined && inputs.netns_path.empty()) {
         // Docker's sysctls for a container's own network: binding low ports and ping need
-        // no capability there. (A joined namespace is its owner's: never written from here.)
-        linux_section["sysctl"] = {{"net.ipv4.ip_unprivileged_port_start", "0"},
-                                   {"net.ipv4.ping_group_range", "0 2147483647"}};
+        // no capability there. (A joined namespace is its owner's: never written from here;
+        // one the engine made got them from it, see container_network_sysctls.)
+        linux_section["sysctl"] = container_network_sysctls();
     }
 
     // --- seccomp

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -88,6 +89,11 @@ struct SpecInputs {
     // does. Unset keeps all (our default table only holds names libseccomp 2.5.4 knows).
     std::function<bool(const std::string&)> syscall_known;
 };
+
+// Docker's sysctls for a container's own network namespace: binding low ports and ping
+// need no capability there. In the spec when the runtime makes the namespace; written by
+// the engine into one it makes itself (engine/container_network).
+std::map<std::string, std::string> container_network_sysctls();
 
 // The config.json for one container. Side effects: writes hosts/hostname/resolv.conf into
 // container_dir and creates a missing working directory inside rootfs (as Docker does).

@@ -2,6 +2,8 @@
 # Containers without root: uid 65534 (with a home and XDG dirs of its own) runs, lists,
 # enters, stops and removes containers from an image whose layers hold whiteouts and an
 # opaque dir, all through the user's own user + mount namespace (a "skiff-pause" process).
+# Networking without root: pasta (Debian's passt) by default, ports published from the host,
+# the host's loopback reached at the gateway address; traffic stays on this host.
 
 bats_require_minimum_version 1.5.0
 
@@ -35,6 +37,7 @@ as_nobody() {
 
 teardown() {
     local ids pause userns pid
+    if [ -n "${HOST_SERVER_PID:-}" ]; then kill "$HOST_SERVER_PID" 2>/dev/null || true; fi
     ids=$(as_nobody ps -aq 2>/dev/null)
     if [ -n "$ids" ]; then as_nobody rm -f $ids >/dev/null 2>&1 || true; fi
     # The pause process and anything still in its user namespace (monitors, containers).
@@ -176,4 +179,83 @@ teardown() {
     [[ "$output" != *"data/old"* ]]
     run --separate-stderr as_nobody rm -f c2
     [ "$status" -eq 0 ]
+}
+
+# A server on this host's loopback only, for a container to reach through pasta.
+start_host_server() {
+    mkdir -p "$USER_HOME/www"
+    echo hello-from-host > "$USER_HOME/www/index.html"
+    python3 -m http.server --bind 127.0.0.1 --directory "$USER_HOME/www" 18391 >/dev/null 2>&1 &
+    HOST_SERVER_PID=$!
+    wait_for 50 curl -sf -o /dev/null http://127.0.0.1:18391/index.html
+}
+
+# pasta processes of this test's user (their command lines name its runroot).
+pastas() { pgrep -u 65534 -f "pasta .*$USER_HOME/run" || true; }
+
+@test "rootless networking: pasta by default: -p from the host, the host's loopback at the gateway, nothing left" {
+    start_host_server
+    run --separate-stderr as_nobody run -d --name pw -p 18392:80 rl/test:1 httpd -f -p 80 -h /etc
+    [ "$status" -eq 0 ]
+    id=$output
+    run as_nobody ps --format '{{.Names}} {{.Ports}}'
+    [ "$output" = "pw 0.0.0.0:18392->80/tcp" ]
+    run as_nobody port pw
+    [ "$output" = "80/tcp -> 0.0.0.0:18392" ]
+    [ "$(as_nobody inspect --format '{{.HostConfig.NetworkMode}}' pw)" = pasta ]
+    # From the host to the container's server, through pasta's socket on 18392.
+    wait_for 50 curl -sf -o /dev/null http://127.0.0.1:18392/hostname
+    [ "$(curl -s http://127.0.0.1:18392/hostname)" = "${id:0:12}" ]
+    # From the container (exec joins its namespaces) to the host's loopback: the gateway
+    # address is mapped to it. An interface besides lo, a default route.
+    run --separate-stderr as_nobody exec pw sh -c \
+        'gw=$(ip route | sed -n "s/^default via \([0-9.]*\).*/\1/p"); printf "GET /index.html HTTP/1.0\r\n\r\n" | timeout 5 nc "$gw" 18391 | tail -1'
+    [ "$output" = hello-from-host ]
+    [ -n "$(pastas)" ]
+    # Low ports bind without a capability over the namespace (the engine's sysctl).
+    run --separate-stderr as_nobody exec pw sh -c 'httpd -p 81 -h /etc && echo bound'
+    [ "$output" = bound ]
+    # A taken host port: one line, exit 125, the container not left running.
+    run --separate-stderr as_nobody run --rm -p 18392:80 rl/test:1 true
+    [ "$status" -eq 125 ]
+    [ "$stderr" = "Error: Bind for 0.0.0.0:18392 failed: port is already allocated" ]
+    run as_nobody ps -aq
+    [ "$output" = "${id:0:12}" ]
+    # stop ends pasta and the namespace; start makes them again.
+    run --separate-stderr as_nobody stop -t 1 pw
+    [ "$status" -eq 0 ]
+    [ -z "$(pastas)" ]
+    [ -z "$(ls -A "$USER_HOME/run/skiff/netns" 2>/dev/null)" ]
+    run --separate-stderr as_nobody start pw
+    [ "$status" -eq 0 ]
+    wait_for 50 curl -sf -o /dev/null http://127.0.0.1:18392/hostname
+    run --separate-stderr as_nobody rm -f pw
+    [ "$status" -eq 0 ]
+    [ -z "$(pastas)" ]
+    [ -z "$(ls -A "$USER_HOME/run/skiff/netns" 2>/dev/null)" ]
+    ! curl -s -m 2 http://127.0.0.1:18392/
+}
+
+@test "rootless networking: --add-host host-gateway, container:<x>, and what needs root refused" {
+    start_host_server
+    run --separate-stderr as_nobody run --rm --add-host gw:host-gateway rl/test:1 \
+        sh -c 'printf "GET /index.html HTTP/1.0\r\n\r\n" | timeout 5 nc gw 18391 | tail -1'
+    [ "$status" -eq 0 ]
+    [ "$output" = hello-from-host ]
+    run --separate-stderr as_nobody run -d --name owner -p 18393:80 rl/test:1 httpd -f -p 80 -h /etc
+    [ "$status" -eq 0 ]
+    owner=$output
+    # A second container in the first one's namespace (joined before its own user namespace).
+    run --separate-stderr as_nobody run --rm --network container:owner rl/test:1 \
+        sh -c 'printf "GET /hostname HTTP/1.0\r\n\r\n" | timeout 5 nc 127.0.0.1 80 | tail -1'
+    [ "$status" -eq 0 ]
+    [ "$output" = "${owner:0:12}" ]
+    run --separate-stderr as_nobody run --rm --network bridge rl/test:1 true
+    [ "$status" -eq 125 ]
+    [[ "$stderr" == *"bridge and user networks need root"* ]]
+    run --separate-stderr as_nobody network connect bridge owner
+    [ "$status" -ne 0 ]
+    run --separate-stderr as_nobody rm -f owner
+    [ "$status" -eq 0 ]
+    [ -z "$(pastas)" ]
 }
