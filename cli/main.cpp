@@ -38,14 +38,14 @@ bool enters_container(const std::string& command) {
 }
 
 #ifndef SKIFF_RUNTIME_ONLY
-// The engine's commands that launch a container process (in-process, through runtime/):
-// the first word after skiff's global options, also after `container`.
+// The engine's commands that start from a sealed copy: only `exec`, whose process is born
+// into a running container where others may watch it. run, start, restart and
+// container-exited (the monitor restarting PID 1) launch into a new pid namespace and exec
+// PID 1 through the sealed exec stub instead (runtime/cloned_binary.hpp): no copy of this
+// binary and no second start.
 bool engine_enters_container(const std::vector<std::string>& args) {
     auto words = skiff::engine::command_words(args);
-    if (words.empty()) return false;
-    const std::string& verb = words[0];
-    // container-exited: the monitor's way back from skiff-monitor, which may restart PID 1.
-    return verb == "run" || verb == "start" || verb == "restart" || verb == "exec" || verb == "container-exited";
+    return !words.empty() && words[0] == "exec";
 }
 #endif
 

@@ -7,8 +7,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <vector>
 
 #include "common/fd.hpp"
+#include "runtime/exec_stub_bytes.hpp"
 
 extern char** environ;
 
@@ -44,6 +48,44 @@ Status reexec_from_sealed_copy(char** argv) {
     if (::fcntl(copy.get(), F_ADD_SEALS, kRequiredSeals) != 0) return sys_error("seal the runtime copy");
     ::fexecve(copy.get(), argv, environ);
     return sys_error("execute the sealed runtime copy");
+}
+
+Result<UniqueFd> sealed_exec_stub_if_needed() {
+    if (running_from_sealed_copy()) return UniqueFd();
+    UniqueFd stub(::memfd_create("skiff-exec-stub", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!stub) return sys_error("memfd_create for the exec stub");
+    const unsigned char* data = kExecStub;
+    size_t left = sizeof kExecStub;
+    while (left > 0) {
+        ssize_t n = ::write(stub.get(), data, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sys_error("write the exec stub");
+        }
+        data += n;
+        left -= static_cast<size_t>(n);
+    }
+    if (::fcntl(stub.get(), F_ADD_SEALS, kRequiredSeals) != 0) return sys_error("seal the exec stub");
+    return stub;
+}
+
+void exec_container_process(const std::string& path, char* const argv[], char* const envp[], int stub_fd) {
+    if (stub_fd >= 0) {
+        // stub PATH ARGV0 ARGS...
+        std::vector<char*> stub_argv{const_cast<char*>("skiff-exec-stub"), const_cast<char*>(path.c_str())};
+        for (char* const* a = argv; *a; ++a) stub_argv.push_back(*a);
+        stub_argv.push_back(nullptr);
+        ::execveat(stub_fd, "", stub_argv.data(), envp, AT_EMPTY_PATH);
+        // A seccomp profile may allow execve but not execveat: the same memfd by path.
+        std::string by_path = "/proc/self/fd/" + std::to_string(stub_fd);
+        ::execve(by_path.c_str(), stub_argv.data(), envp);
+        dprintf(STDERR_FILENO, "skiff: exec %s: through the exec stub: %s\n", path.c_str(), strerror(errno));
+        _exit(126);
+    }
+    ::execve(path.c_str(), argv, envp);
+    int err = errno;
+    dprintf(STDERR_FILENO, "skiff-runtime: exec %s: %s\n", path.c_str(), strerror(err));
+    _exit(err == ENOENT ? 127 : 126);
 }
 
 }  // namespace skiff::runtime

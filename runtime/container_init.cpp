@@ -18,6 +18,7 @@
 
 #include "common/fs.hpp"
 #include "common/path.hpp"
+#include "runtime/cloned_binary.hpp"
 #include "runtime/console.hpp"
 #include "runtime/hooks.hpp"
 #include "runtime/process_setup.hpp"
@@ -138,7 +139,8 @@ Result<ReadyToExec> setup(ChildContext& ctx) {
 
     // Drop every fd inherited from the runtime (its cgroup directory, log file, ...) at once,
     // so none is reachable through /proc/self/fd from here on (CVE-2024-21626).
-    SKIFF_CHECK(close_fds_on_exec({ctx.channel->fd(), ctx.exec_fifo, req.console_socket}, req.preserve_fds));
+    SKIFF_CHECK(close_fds_on_exec({ctx.channel->fd(), ctx.exec_fifo, req.console_socket, ctx.exec_stub},
+                                  req.preserve_fds));
 
     SKIFF_TRY(go, ctx.channel->expect(SyncMessage::kGo, "runtime"));
     // Die with the runtime until we are fully set up; a `create` killed midway leaves no
@@ -211,7 +213,8 @@ Result<ReadyToExec> setup(ChildContext& ctx) {
     SKIFF_CHECK(apply_rlimits(process.rlimits));
 
     // Only the handshake and the fifo remain open while args[0] and cwd are resolved.
-    SKIFF_CHECK(close_fds_on_exec({ctx.channel->fd(), ctx.exec_fifo, ready.host_proc.get()}, req.preserve_fds));
+    SKIFF_CHECK(close_fds_on_exec({ctx.channel->fd(), ctx.exec_fifo, ready.host_proc.get(), ctx.exec_stub},
+                                  req.preserve_fds));
     SKIFF_TRY(path, find_executable(process.args[0], process.env));
     ready.path = path;
     SKIFF_CHECK(enter_working_directory(process.cwd));
@@ -262,10 +265,7 @@ void run_container_child(ChildContext& ctx) {
     std::vector<std::string> env = spec.process->env;
     auto argv = to_argv(args);
     auto envp = to_argv(env);
-    ::execve(ready->path.c_str(), argv.data(), envp.data());
-    int err = errno;
-    dprintf(STDERR_FILENO, "skiff-runtime: exec %s: %s\n", ready->path.c_str(), strerror(err));
-    _exit(err == ENOENT ? 127 : 126);
+    exec_container_process(ready->path, argv.data(), envp.data(), ctx.exec_stub);
 }
 
 }  // namespace skiff::runtime

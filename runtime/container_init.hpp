@@ -19,6 +19,8 @@ struct ChildContext {
     // state directory (a user namespace, a non-root process.user) and reopens it through
     // /proc/self/fd.
     int exec_fifo = -1;
+    // Sealed memfd of the exec stub (runtime/cloned_binary.hpp), or -1: exec directly.
+    int exec_stub = -1;
 };
 
 // Runs in the freshly cloned child; reports failure over the channel and exits.

@@ -15,6 +15,7 @@
 #include "cgroups/cgroups.hpp"
 #include "common/fs.hpp"
 #include "runtime/capabilities.hpp"
+#include "runtime/cloned_binary.hpp"
 #include "runtime/console.hpp"
 #include "runtime/container_init.hpp"
 #include "runtime/launcher.hpp"
@@ -151,10 +152,8 @@ Result<std::string> exec_child_setup(ExecChild& c) {
     std::vector<std::string> env = c.process->env;
     auto argv = to_argv(args);
     auto envp = to_argv(env);
-    ::execve(path->c_str(), argv.data(), envp.data());
-    int err = errno;
-    dprintf(STDERR_FILENO, "skiff-runtime: exec %s: %s\n", path->c_str(), strerror(err));
-    _exit(err == ENOENT ? 127 : 126);
+    // exec always starts from a sealed copy (cli/main.cpp): no stub needed.
+    exec_container_process(*path, argv.data(), envp.data(), -1);
 }
 
 pid_t g_exec_forward_to = 0;

@@ -14,6 +14,7 @@
 
 #include "common/fs.hpp"
 #include "common/log.hpp"
+#include "runtime/cloned_binary.hpp"
 #include "runtime/container_init.hpp"
 #include "runtime/hooks.hpp"
 #include "runtime/seccomp.hpp"
@@ -198,12 +199,13 @@ Result<Launched> launch_container(const LaunchRequest& req) {
 
     UniqueFd exec_fifo(::open((req.state_dir + "/exec.fifo").c_str(), O_PATH | O_CLOEXEC));
     if (!exec_fifo) return sys_error("open exec fifo in " + req.state_dir);
+    SKIFF_TRY(exec_stub, sealed_exec_stub_if_needed());
 
     auto clone_child = [&]() -> Result<CloneResult> {
         SKIFF_TRY(result, clone_into(ns.clone_flags, cgroup_fd ? cgroup_fd.get() : -1));
         if (result.pid == 0) {
             parent_end.close();
-            ChildContext ctx{&req, &ns, &child_end, filter ? &*filter : nullptr, exec_fifo.get()};
+            ChildContext ctx{&req, &ns, &child_end, filter ? &*filter : nullptr, exec_fifo.get(), exec_stub.get()};
             run_container_child(ctx);  // never returns
         }
         return result;
@@ -237,6 +239,7 @@ Result<Launched> launch_container(const LaunchRequest& req) {
     child_end.close();
     cgroup_fd.reset();
     exec_fifo.reset();
+    exec_stub.reset();
     ChildGuard guard{cloned.pid};
     pid_t pid = cloned.pid;
 

@@ -312,6 +312,26 @@ run_trapping() { sk run -d --name "$1" bb:1 sh -c 'trap "echo got-term; exit 0" 
     [ "$status" -eq 125 ]
 }
 
+@test "run: an entrypoint that is /proc/self/exe reaches only the sealed exec stub (CVE-2019-5736)" {
+    # skiff run does not re-execute from a sealed copy; PID 1 execs through a sealed memfd
+    # stub, so /proc/self/exe at that execve is the stub, which execs its next argument.
+    sk run --name mkevil bb:1 ln -s /proc/self/exe /evil >/dev/null
+    sk commit mkevil evil:1 >/dev/null
+    sk rm mkevil >/dev/null
+    baseline=$(sk run --rm bb:1 readlink /proc/self/exe)
+    run --separate-stderr sk run --rm --entrypoint /evil evil:1 /bin/sh sh -c 'readlink /proc/self/exe; echo $0'
+    [ "$status" -eq 0 ]
+    same "$output" "$(printf '%s\nsh' "$baseline")"
+    # Alone it runs nothing: one line, 126.
+    run --separate-stderr sk run --rm --entrypoint /evil evil:1
+    [ "$status" -eq 126 ]
+    [[ "$stderr" == *"skiff exec stub"* ]]
+    # A missing program through the stub: 127, as Docker's "executable file not found".
+    run -127 --separate-stderr sk run --rm --entrypoint /evil evil:1 /no/such/file x
+    [ "$status" -eq 127 ]
+    [[ "$stderr" == *"exec /no/such/file: no such file or directory"* ]]
+}
+
 @test "run: masked paths are /dev/null or empty; /proc/sys is read-only" {
     run sk run --rm bb:1 sh -c '
         for f in /proc/kcore /proc/keys /proc/timer_list; do
