@@ -114,6 +114,15 @@ Result<UniqueFd> mkfile_in_root(int root_fd, const std::string& path, mode_t mod
     return mkpath_in_root(root_fd, cleaned, true, mode, 0);
 }
 
+std::optional<std::string> sysctl_file(const std::string& key) {
+    static constexpr std::string_view kRoot = "/proc/sys/";
+    std::string file = std::string(kRoot) + key;
+    for (size_t i = kRoot.size(); i < file.size(); ++i)
+        if (file[i] == '.') file[i] = '/';
+    if (clean_path(file) != file) return std::nullopt;
+    return file;
+}
+
 std::string clean_path(const std::string& path) {
     bool absolute = !path.empty() && path[0] == '/';
     std::vector<std::string> out;

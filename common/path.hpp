@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,9 @@ std::string fd_path(int fd);
 std::string clean_path(const std::string& path);
 // "a//b/c/" -> {"a", "b", "c"}: the names between slashes, empty ones skipped.
 std::vector<std::string> split_components(const std::string& path);
+// A sysctl's file: "net.ipv4.ip_forward" -> "/proc/sys/net/ipv4/ip_forward"; nothing when
+// the key would name another path ("..", empty parts).
+std::optional<std::string> sysctl_file(const std::string& key);
 
 // The real path an fd refers to (readlink of /proc/self/fd/N).
 Result<std::string> fd_real_path(int fd);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/fs.hpp"
+#include "common/path.hpp"
 #include "network/netlink.hpp"
 #include "network/network.hpp"
 
@@ -46,12 +47,11 @@ Status bind_and_configure(const std::string& path, const std::map<std::string, s
         SKIFF_CHECK(nl.set_up(lo));
         for (const auto& [key, value] : sysctls) {
             // /proc/sys/net shows the namespace of the calling thread (this one).
-            if (!key.starts_with("net.") || key.find('/') != std::string::npos || key.find("..") != std::string::npos)
+            auto file = sysctl_file(key);
+            if (!file || !key.starts_with("net.") || key.find('/') != std::string::npos ||
+                key.find("..") != std::string::npos)
                 return fail("network namespace sysctl: invalid key \"" + key + "\"");
-            std::string file = "/proc/sys/" + key;
-            for (size_t i = std::string("/proc/sys/").size(); i < file.size(); ++i)
-                if (file[i] == '.') file[i] = '/';
-            SKIFF_CHECK(with_context(write_file(file, value), "sysctl " + key));
+            SKIFF_CHECK(with_context(write_file(*file, value), "sysctl " + key));
         }
         return ok();
     };

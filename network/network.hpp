@@ -179,8 +179,8 @@ private:
 // ---- network namespaces ----------------------------------------------------------------
 
 // A new network namespace bind-mounted at <runroot>/netns/<container_id>, loopback up,
-// `sysctls` ("net.ipv4.x" -> value) written in it. Made without disturbing the caller (its
-// own thread's namespace is restored). It belongs to the caller's user namespace.
+// `sysctls` ("net.ipv4.x" -> value) written in it. Made on a short-lived thread, so the
+// caller never leaves its own namespace. It belongs to the caller's user namespace.
 Result<std::string> create_netns(const NetworkPaths& paths, std::string_view container_id,
                                  const std::map<std::string, std::string>& sysctls = {});
 // Unmount and remove; missing is fine.

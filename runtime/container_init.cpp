@@ -91,11 +91,9 @@ Status check_sysctl_namespace(const Spec& spec, const std::string& key) {
 Status write_sysctls(const Spec& spec, const std::map<std::string, std::string>& sysctls) {
     for (const auto& [key, value] : sysctls) SKIFF_CHECK(check_sysctl_namespace(spec, key));
     for (const auto& [key, value] : sysctls) {
-        std::string path = "/proc/sys/" + key;
-        for (size_t i = 10; i < path.size(); ++i)
-            if (path[i] == '.') path[i] = '/';
-        if (clean_path(path) != path) return fail("linux.sysctl: invalid key \"" + key + "\"");
-        if (auto r = write_file(path, value); !r) return std::unexpected(r.error().context("linux.sysctl " + key));
+        auto path = sysctl_file(key);
+        if (!path) return fail("linux.sysctl: invalid key \"" + key + "\"");
+        if (auto r = write_file(*path, value); !r) return std::unexpected(r.error().context("linux.sysctl " + key));
     }
     return ok();
 }

@@ -223,12 +223,9 @@ Result<Launched> launch_container(const LaunchRequest& req) {
         // only after kGo, by when this thread is gone and the child is the launcher's.
         Result<CloneResult> result = fail("clone thread did not run");
         std::thread cloner([&] {
+            PidNamespaceSwitch pid_switch;
             auto joined = join_namespaces(ns.joins_before_clone);
-            if (joined && !ns.pid_join_path.empty()) {
-                UniqueFd target(::open(ns.pid_join_path.c_str(), O_RDONLY | O_CLOEXEC));
-                if (!target || ::setns(target.get(), CLONE_NEWPID) != 0)
-                    joined = sys_error("join pid namespace " + ns.pid_join_path);
-            }
+            if (joined && !ns.pid_join_path.empty()) joined = pid_switch.enter(ns.pid_join_path);
             if (!joined) result = std::unexpected(joined.error());
             else result = clone_child();
         });

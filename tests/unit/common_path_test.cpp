@@ -84,3 +84,11 @@ TEST_CASE("mkdir_in_root refuses a file in the middle of the path", "[path]") {
     REQUIRE_FALSE(fd.has_value());
     CHECK(fd.error().code == ENOTDIR);
 }
+
+TEST_CASE("sysctl_file: dotted keys under /proc/sys, other paths refused", "[path]") {
+    CHECK(skiff::sysctl_file("net.ipv4.ip_forward") == "/proc/sys/net/ipv4/ip_forward");
+    CHECK(skiff::sysctl_file("kernel.shmmax") == "/proc/sys/kernel/shmmax");
+    CHECK_FALSE(skiff::sysctl_file("net...x"));
+    CHECK_FALSE(skiff::sysctl_file("net.ipv4."));
+    CHECK_FALSE(skiff::sysctl_file("../etc/passwd"));
+}
