@@ -199,7 +199,8 @@ std::string render_ruleset(const std::vector<NetworkConfig>& networks, const std
 // namespace is configured; it ends by itself when the namespace file is removed. Host ports
 // must be decided (resolve_host_ports): pasta binds them itself.
 Result<pid_t> start_pasta(const std::string& netns_path, const std::vector<PortMapping>& ports);
-// Ends a pasta started by start_pasta (SIGTERM), if `pid` still is a pasta process.
+// Ends a pasta started by start_pasta (SIGTERM, SIGKILL after 2 s) and waits until it has
+// exited, if `pid` still is a pasta process.
 void stop_pasta(pid_t pid);
 // The host's IPv4 default gateway (/proc/net/route): inside pasta's namespace the same
 // address, which pasta maps to the host's loopback (Docker's host-gateway there).

@@ -2,7 +2,9 @@
 // host_default_gateway, resolve_host_ports.
 #include <fcntl.h>
 #include <arpa/inet.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,9 +114,24 @@ Result<pid_t> start_pasta(const std::string& netns_path, const std::vector<PortM
 
 void stop_pasta(pid_t pid) {
     if (pid <= 0) return;
-    // Debian runs pasta.avx2 where the CPU has it: either name is pasta.
+    // A pidfd first: the name check and the signals then reach this process, never a
+    // later one with the same pid.
+    int raw = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (raw < 0) return;
+    UniqueFd pidfd(raw);
+    // One binary: Debian's pasta links to passt, and passt.avx2 runs where the CPU has it.
     auto comm = read_file_limited("/proc/" + std::to_string(pid) + "/comm", 64);
-    if (comm && comm->starts_with("pasta")) ::kill(pid, SIGTERM);
+    if (!comm || !(comm->starts_with("pasta") || comm->starts_with("passt"))) return;
+    // Wait for it: until it has exited its listeners hold the host ports, and a `start`
+    // right after `stop` would find them taken.
+    auto signal_and_wait = [&](int signal, int timeout_ms) {
+        if (::syscall(SYS_pidfd_send_signal, pidfd.get(), signal, nullptr, 0) != 0) return true;
+        struct pollfd exited { pidfd.get(), POLLIN, 0 };
+        int ready;
+        while ((ready = ::poll(&exited, 1, timeout_ms)) < 0 && errno == EINTR) {}
+        return ready > 0;
+    };
+    if (!signal_and_wait(SIGTERM, 2000)) signal_and_wait(SIGKILL, 1000);
 }
 
 Result<std::string> host_default_gateway() {

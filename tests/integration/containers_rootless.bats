@@ -225,6 +225,8 @@ pastas() { pgrep -u 65534 -f "pasta .*$USER_HOME/run" || true; }
     run --separate-stderr as_nobody stop -t 1 pw
     [ "$status" -eq 0 ]
     [ -z "$(pastas)" ]
+    # pasta has exited, not just been told to: its listener is gone when stop returns.
+    [ -z "$(ss -Htln 'sport = :18392')" ]
     [ -z "$(ls -A "$USER_HOME/run/skiff/netns" 2>/dev/null)" ]
     run --separate-stderr as_nobody start pw
     [ "$status" -eq 0 ]
