@@ -145,7 +145,7 @@ Result<std::unique_ptr<ContainerFs>> ContainerFs::open(const Store& store, std::
     fs->lock_.emplace(std::move(held));
     const std::string dir = containers.dir_of(record.id);
     const std::string rootfs = path_join(dir, "rootfs");
-    SKIFF_TRY(mounted_here, mount_container_rootfs(store, dir, record.image_id));
+    SKIFF_TRY(mounted_here, mount_container_rootfs(store, dir, record.image_id, record.auto_remove));
     if (mounted_here) fs->mounted_ = rootfs;
     fs->rootfs_ = UniqueFd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fs->rootfs_) return sys_error("open " + rootfs);

@@ -101,7 +101,7 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
         }
         // The spec needs the image's files (user names in /etc/passwd): mount for the build.
         std::string rootfs = path_join(dir, "rootfs");
-        SKIFF_CHECK(mount_container_rootfs(store, dir, image_record.id));
+        SKIFF_CHECK(mount_container_rootfs(store, dir, image_record.id, request.auto_remove));
         SpecInputs inputs;
         inputs.image = &image_config;
         inputs.rootfs = rootfs;

@@ -330,7 +330,7 @@ Status export_container(const Store& store, std::string_view container, int out_
         SKIFF_TRY(held, containers.lock(record.id));
         std::string dir = containers.dir_of(record.id);
         std::string rootfs = path_join(dir, "rootfs");
-        SKIFF_TRY(mounted_here, mount_container_rootfs(store, dir, record.image_id));
+        SKIFF_TRY(mounted_here, mount_container_rootfs(store, dir, record.image_id, record.auto_remove));
         Status exported = export_rootfs(rootfs, out_fd);
         if (mounted_here) {
             Status unmounted = unmount_rootfs(rootfs);

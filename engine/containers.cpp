@@ -238,7 +238,8 @@ Result<std::vector<std::string>> image_lower_dirs(const Store& store, const imag
     return dirs;
 }
 
-Result<bool> mount_container_rootfs(const Store& store, const std::string& container_dir, const std::string& image_id) {
+Result<bool> mount_container_rootfs(const Store& store, const std::string& container_dir, const std::string& image_id,
+                                    bool throwaway) {
     std::string target = path_join(container_dir, "rootfs");
     if (is_mounted(target)) return false;
     SKIFF_TRY(image, store.images.find(image_id));
@@ -253,6 +254,7 @@ Result<bool> mount_container_rootfs(const Store& store, const std::string& conta
     // markers in user.overlay.* xattrs.
     RootfsOptions options;
     options.userxattr = ::geteuid() != 0;
+    options.volatile_upper = throwaway;
     SKIFF_CHECK(mount_rootfs(lowers, path_join(container_dir, "upper"), path_join(container_dir, "work"), target,
                              options));
     return true;
@@ -438,7 +440,7 @@ Status start_detached(const Store& store, std::string_view container) {
         r.config["manually_stopped"] = false;
         return ok();
     }));
-    SKIFF_CHECK(mount_container_rootfs(store, containers.dir_of(record.id), record.image_id));
+    SKIFF_CHECK(mount_container_rootfs(store, containers.dir_of(record.id), record.image_id, record.auto_remove));
     // The network before PID 1; a failure (a taken port) leaves none of it, nor a --rm container.
     if (auto net = start_container_network(store, record.id); !net) {
         record_exit(store, containers, record.id, 125, true);
@@ -498,7 +500,7 @@ Result<int> start_attached(const Store& store, std::string_view container) {
     }
     if (record.status == state::Status::paused)
         return fail("container " + record.id.substr(0, 12) + " is already running");
-    SKIFF_CHECK(mount_container_rootfs(store, containers.dir_of(record.id), record.image_id));
+    SKIFF_CHECK(mount_container_rootfs(store, containers.dir_of(record.id), record.image_id, record.auto_remove));
     if (auto net = start_container_network(store, record.id); !net) {
         record_exit(store, containers, record.id, 125, true);
         remove_if_auto(store, record.id);

@@ -116,9 +116,10 @@ state::ContainerStore container_store(const Store& store);
 // hold whiteouts are refused (rootless overlay is not wired yet).
 Result<std::vector<std::string>> image_lower_dirs(const Store& store, const image::ImageRecord& image);
 // The container's rootfs (<dir>/rootfs) mounted from its image's layers under its upper dir;
-// nothing to do when it already is. True when this call mounted it.
+// nothing to do when it already is. True when this call mounted it. `throwaway` (a --rm
+// container): a volatile overlay, nothing synced at its unmount.
 Result<bool> mount_container_rootfs(const Store& store, const std::string& container_dir,
-                                    const std::string& image_id);
+                                    const std::string& image_id, bool throwaway);
 
 // Internal to the monitor: the process that owns a detached container. Runs in the
 // grandchild forked by start_detached; writes "ok <pid>\n" or "error <message>\n" to

@@ -64,6 +64,11 @@ Status mount_rootfs(const std::vector<std::string>& lower_dirs, const std::strin
     SKIFF_CHECK(mkdir_p(upper, 0755));
     SKIFF_CHECK(mkdir_p(work, 0700));
     SKIFF_CHECK(mkdir_p(target, 0755));
+    // A volatile mount leaves this marker, and overlayfs refuses the work dir while it is
+    // there (the upper may be incomplete after a crash): the next mount of the same
+    // throwaway container takes it away.
+    const std::string incompat = work + "/work/incompat";
+    if (options.volatile_upper && ::access(incompat.c_str(), F_OK) == 0) SKIFF_CHECK(remove_tree(incompat));
 
     // The fds stay open until mount(2) has resolved them (the kernel keeps its own references).
     std::vector<UniqueFd> fds;
@@ -86,6 +91,7 @@ Status mount_rootfs(const std::vector<std::string>& lower_dirs, const std::strin
     // With userxattr the kernel turns both off itself, and refuses them given explicitly
     // ("redirect_dir=off" still means "follow", which conflicts with userxattr).
     data += options.userxattr ? ",index=off,userxattr" : ",index=off,redirect_dir=off,metacopy=off";
+    if (options.volatile_upper) data += ",volatile";
     if (!options.mount_label.empty()) {
         if (options.mount_label.find('"') != std::string::npos)
             return fail("mount label " + options.mount_label + ": contains a quote");

@@ -24,6 +24,10 @@ struct RootfsOptions {
     bool read_only = false;
     // SELinux label for every file of the mount (option context="..."); empty: none.
     std::string mount_label;
+    // A throwaway container (--rm): mount with `volatile`, so its unmount does not sync the
+    // whole upper filesystem (and flush the disk) for files about to be deleted. Podman
+    // does the same for --rm.
+    bool volatile_upper = false;
     // With no layers (an empty image) overlayfs still needs one lower dir: this empty dir,
     // created when missing. Empty: "<work>.empty-lower" beside the work dir.
     std::string empty_lower;

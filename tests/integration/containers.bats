@@ -193,6 +193,20 @@ run_trapping() { sk run -d --name "$1" bb:1 sh -c 'trap "echo got-term; exit 0" 
     same "$(ls "$RR/runtime" 2>/dev/null)" ""
 }
 
+@test "run --rm: a volatile overlay (nothing synced for files about to go); a kept container's is not" {
+    run sk run --rm --network none bb:1 grep ' / ' /proc/mounts
+    [ "$status" -eq 0 ]
+    [[ "$output" == "overlay / overlay "*volatile* ]]
+    # Mounted again (start after stop) the same work dir is accepted: the marker is taken away.
+    sk create --rm --name vol --network none bb:1 grep -c volatile /proc/mounts >/dev/null
+    sk start -a vol | grep -qx 1
+    run sk run --name kept --network none bb:1 grep ' / ' /proc/mounts
+    [ "$status" -eq 0 ]
+    [[ "$output" == "overlay / overlay "* && "$output" != *volatile* ]]
+    sk start -a kept >/dev/null
+    sk rm kept >/dev/null
+}
+
 # --- 2. run flags, seen from inside ----------------------------------------------------------
 
 @test "run -e, --env-file, -w" {
