@@ -99,7 +99,8 @@ Result<Created> do_create(const RuntimeOptions& rt, const CreateOptions& options
                           bool console_to_parent) {
     SKIFF_CHECK(validate_container_id(options.id));
     SKIFF_TRY(bundle, with_context(absolute_path(options.bundle), "bundle"));
-    SKIFF_TRY(spec, load_spec(bundle));
+    SKIFF_TRY(loaded, load_spec_and_text(bundle));
+    Spec& spec = loaded.spec;
     if (!spec.process) return fail("config.json: process: required to create a container");
     if (!spec.root) return fail("config.json: root: required to create a container");
     std::string rootfs_path = spec.root->path.starts_with("/") ? spec.root->path : bundle + "/" + spec.root->path;
@@ -123,8 +124,9 @@ Result<Created> do_create(const RuntimeOptions& rt, const CreateOptions& options
     std::optional<cgroups::Group> group;
     CreateRollback rollback{&store, options.id, &group};
 
-    SKIFF_TRY(config_text, read_file(bundle + "/config.json"));
-    SKIFF_CHECK(write_file_atomic(store.config_of(options.id), config_text, 0600, Durability::atomic));
+    // The text parsed above, not a second read: what runs is what is recorded.
+    SKIFF_CHECK(write_file_atomic(store.config_of(options.id), loaded.text, 0600, Durability::atomic));
+    store.remember_hooks(options.id, spec.hooks);
     if (::mkfifo(store.fifo_of(options.id).c_str(), 0622) != 0) return sys_error("mkfifo exec fifo");
     // Exactly 0622, not cut by our umask: the container process writes it as process.user,
     // or as an unmapped "other" from a user namespace.

@@ -64,10 +64,10 @@ Status delete_container(const RuntimeOptions& rt, const std::string& id, bool fo
     }
     if (group) SKIFF_CHECK(group->remove());
 
-    auto spec = store.load_config(id);
+    auto hooks = store.load_hooks(id);
     SKIFF_CHECK(store.remove(id));
-    if (spec && spec->hooks)
-        run_hooks_warning_on_failure(spec->hooks->poststop, "poststop", state_json(record, ContainerStatus::stopped));
+    if (hooks && *hooks)
+        run_hooks_warning_on_failure((*hooks)->poststop, "poststop", state_json(record, ContainerStatus::stopped));
     return ok();
 }
 

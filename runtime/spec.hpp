@@ -169,6 +169,12 @@ Result<Spec> parse_spec(const std::string& json_text);
 Result<Spec> parse_spec(const nlohmann::json& doc);
 // Read <bundle>/config.json and parse it.
 Result<Spec> load_spec(const std::string& bundle_dir);
+// The same, keeping the text as read (create records exactly that, without a second read).
+struct LoadedSpec {
+    Spec spec;
+    std::string text;
+};
+Result<LoadedSpec> load_spec_and_text(const std::string& bundle_dir);
 
 // The default spec `skiff-runtime spec` writes (runc's shape: sh in a busybox-like rootfs).
 nlohmann::json default_spec_json(bool rootless);

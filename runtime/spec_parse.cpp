@@ -607,12 +607,17 @@ Result<Spec> parse_spec(const std::string& json_text) {
     return parse_spec(doc);
 }
 
-Result<Spec> load_spec(const std::string& bundle_dir) {
+Result<LoadedSpec> load_spec_and_text(const std::string& bundle_dir) {
     const std::string config_path = path_join(bundle_dir, "config.json");
     SKIFF_TRY(text, read_file_limited(config_path, kMaxConfigBytes));
     auto spec = parse_spec(text);
     if (!spec) return std::unexpected(std::move(spec).error().context(config_path));
-    return spec;
+    return LoadedSpec{std::move(*spec), std::move(text)};
+}
+
+Result<Spec> load_spec(const std::string& bundle_dir) {
+    SKIFF_TRY(loaded, load_spec_and_text(bundle_dir));
+    return std::move(loaded.spec);
 }
 
 nlohmann::json default_spec_json(bool rootless) {

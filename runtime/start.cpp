@@ -52,8 +52,8 @@ Status start_container(const RuntimeOptions& rt, const std::string& id) {
         if (n < 0 && errno != EAGAIN && errno != EINTR) return sys_error("read exec fifo");
     }
 
-    if (auto spec = store.load_config(id); spec && spec->hooks)
-        run_hooks_warning_on_failure(spec->hooks->poststart, "poststart", state_json(record, ContainerStatus::running));
+    if (auto hooks = store.load_hooks(id); hooks && *hooks)
+        run_hooks_warning_on_failure((*hooks)->poststart, "poststart", state_json(record, ContainerStatus::running));
     return ok();
 }
 

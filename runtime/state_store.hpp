@@ -48,8 +48,13 @@ public:
     std::string dir_of(const std::string& id) const;
     std::string fifo_of(const std::string& id) const { return dir_of(id) + "/exec.fifo"; }
     std::string config_of(const std::string& id) const { return dir_of(id) + "/config.json"; }
-    // The config.json recorded at create (hooks for start and delete, the spec for exec).
+    // The config.json recorded at create (the spec for exec).
     Result<Spec> load_config(const std::string& id) const;
+    // Its hooks only (start and delete). create remembers them for the rest of the process,
+    // so skiff's own run does not parse the spec three times; the file's identity (inode,
+    // size, mtime) is checked before a remembered answer is used.
+    Result<std::optional<Hooks>> load_hooks(const std::string& id) const;
+    void remember_hooks(const std::string& id, const std::optional<Hooks>& hooks) const;
 
     // Make the container's directory; EEXIST becomes "container <id> already exists".
     Status reserve(const std::string& id);
