@@ -394,6 +394,7 @@ Status rename_container(const Store& store, std::string_view container, std::str
     if (name == record.name) return fail("Renaming a container with the same name as its current name");
     Status renamed = containers.rename(record.id, name);
     if (!renamed && renamed.error().code == EEXIST) return with_context(renamed, "Error when allocating new name");
+    if (renamed) refresh_names_after_rename(store, record.id);
     return renamed;
 }
 

@@ -191,7 +191,9 @@ private:
                     if (!n.empty() && (" " + names + " ").find(" " + n + " ") == std::string::npos)
                         names += (names.empty() ? "" : " ") + n;
                 };
-                add(other.container_name);
+                // Its name now (a rename since it connected), when it is this store's.
+                auto other_record = containers.load(other.container_id);
+                add(other_record ? other_record->name : other.container_name);
                 for (const auto& a : other.aliases) add(a);
                 add(other.container_id.substr(0, 12));
                 std::string line = other.ip + "\t" + names + "\n";
@@ -520,6 +522,15 @@ Status start_container_network(const Store& store, const std::string& id) {
         return connected;
     }
     return ok();
+}
+
+void refresh_names_after_rename(const Store& store, const std::string& id) {
+    if (::geteuid() != 0) return;  // user networks need root: nothing to refresh
+    network::Networks nets(network_paths(store));
+    auto mine = nets.endpoints_of(id);
+    if (!mine || mine->empty()) return;
+    HostsWriter hosts(store, nets);
+    (void)hosts.refresh({}, networks_of_endpoints(*mine));
 }
 
 void end_container_network(const Store& store, const std::string& id) {

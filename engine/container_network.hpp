@@ -82,6 +82,8 @@ Status start_container_network(const Store& store, const std::string& id);
 // At every end of a run (and on rm): endpoints released, namespace removed, /etc/hosts of
 // the others updated, the record's ports cleared. Missing pieces are fine; never fails.
 void end_container_network(const Store& store, const std::string& id);
+// After a rename: the hosts files of the containers on its user networks name it anew.
+void refresh_names_after_rename(const Store& store, const std::string& id);
 
 // Docker's PORTS column ("0.0.0.0:8080->80/tcp, 443/tcp"): empty unless running.
 std::string ports_column(const state::ContainerRecord& record);
