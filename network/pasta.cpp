@@ -2,9 +2,7 @@
 // host_default_gateway, resolve_host_ports.
 #include <fcntl.h>
 #include <arpa/inet.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 
 #include "common/fd.hpp"
 #include "common/fs.hpp"
+#include "common/pidfd.hpp"
 #include "network/network.hpp"
 #include "network/ports.hpp"
 
@@ -116,20 +115,15 @@ void stop_pasta(pid_t pid) {
     if (pid <= 0) return;
     // A pidfd first: the name check and the signals then reach this process, never a
     // later one with the same pid.
-    int raw = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    if (raw < 0) return;
-    UniqueFd pidfd(raw);
+    UniqueFd pidfd = open_pidfd(pid);
+    if (!pidfd) return;
     // One binary: Debian's pasta links to passt, and passt.avx2 runs where the CPU has it.
     auto comm = read_file_limited("/proc/" + std::to_string(pid) + "/comm", 64);
     if (!comm || !(comm->starts_with("pasta") || comm->starts_with("passt"))) return;
     // Wait for it: until it has exited its listeners hold the host ports, and a `start`
     // right after `stop` would find them taken.
     auto signal_and_wait = [&](int signal, int timeout_ms) {
-        if (::syscall(SYS_pidfd_send_signal, pidfd.get(), signal, nullptr, 0) != 0) return true;
-        struct pollfd exited { pidfd.get(), POLLIN, 0 };
-        int ready;
-        while ((ready = ::poll(&exited, 1, timeout_ms)) < 0 && errno == EINTR) {}
-        return ready > 0;
+        return !signal_pidfd(pidfd.get(), signal) || wait_pidfd_exit(pidfd.get(), timeout_ms);
     };
     if (!signal_and_wait(SIGTERM, 2000)) signal_and_wait(SIGKILL, 1000);
 }

@@ -1,14 +1,13 @@
 // `delete`: remove a stopped (or, with --force, any) container: its processes, cgroup and
 // state, then run the poststop hooks.
-#include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 #include "cgroups/cgroups.hpp"
 #include "common/fs.hpp"
+#include "common/pidfd.hpp"
 #include "common/log.hpp"
 #include "runtime/hooks.hpp"
 #include "runtime/runtime.hpp"
@@ -20,12 +19,9 @@ namespace {
 
 // Wait (bounded) for a process we may not be the parent of to exit.
 void wait_for_exit(pid_t pid, uint64_t start_time, int timeout_ms) {
-    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    if (pidfd < 0) return;
-    UniqueFd owned(pidfd);
-    if (!process_alive(pid, start_time)) return;
-    struct pollfd p { pidfd, POLLIN, 0 };
-    while (::poll(&p, 1, timeout_ms) < 0 && errno == EINTR) {}
+    UniqueFd pidfd = open_pidfd(pid);
+    if (!pidfd || !process_alive(pid, start_time)) return;
+    (void)wait_pidfd_exit(pidfd.get(), timeout_ms);
 }
 
 }  // namespace
@@ -52,12 +48,8 @@ Status delete_container(const RuntimeOptions& rt, const std::string& id, bool fo
     if (!record.cgroup_path.empty()) group.emplace(record.cgroup_root, record.cgroup_path);
     if (status != ContainerStatus::stopped || (group && group->exists())) {
         if (process_alive(record.pid, record.pid_start_time)) {
-            int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, record.pid, 0));
-            if (pidfd >= 0) {
-                UniqueFd owned(pidfd);
-                if (process_alive(record.pid, record.pid_start_time))
-                    ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-            }
+            if (UniqueFd pidfd = open_pidfd(record.pid); pidfd && process_alive(record.pid, record.pid_start_time))
+                (void)signal_pidfd(pidfd.get(), SIGKILL);
         }
         if (group && group->exists()) SKIFF_CHECK(group->kill_all());
         wait_for_exit(record.pid, record.pid_start_time, 5000);

@@ -1,20 +1,20 @@
 #include "runtime/hooks.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "common/fd.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
+#include "common/pidfd.hpp"
 
 namespace skiff::runtime {
 
@@ -25,12 +25,6 @@ std::vector<char*> c_strings(std::vector<std::string>& v) {
     for (auto& s : v) out.push_back(s.data());
     out.push_back(nullptr);
     return out;
-}
-
-long monotonic_ms() {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 Status run_hook(const Hook& hook, const char* kind, size_t index, const std::string& state) {
@@ -59,22 +53,11 @@ Status run_hook(const Hook& hook, const char* kind, size_t index, const std::str
     write_end.reset();
 
     // Wait with a deadline through a pidfd so a hung hook cannot hang the runtime.
-    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    long deadline = hook.timeout ? monotonic_ms() + *hook.timeout * 1000L : -1;
-    if (pidfd >= 0) {
-        UniqueFd owned(pidfd);
-        for (;;) {
-            int wait_ms = deadline < 0 ? -1 : static_cast<int>(std::max(0L, deadline - monotonic_ms()));
-            struct pollfd p { pidfd, POLLIN, 0 };
-            int r = ::poll(&p, 1, wait_ms);
-            if (r < 0 && errno == EINTR) continue;
-            if (r == 0) {
-                ::kill(pid, SIGKILL);
-                ::waitpid(pid, nullptr, 0);
-                return fail(label + ": timed out after " + std::to_string(*hook.timeout) + "s");
-            }
-            break;
-        }
+    const long timeout_ms = hook.timeout ? std::min<long>(*hook.timeout * 1000L, INT_MAX) : -1;
+    if (UniqueFd pidfd = open_pidfd(pid); pidfd && timeout_ms >= 0 && !wait_pidfd_exit(pidfd.get(), int(timeout_ms))) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        return fail(label + ": timed out after " + std::to_string(*hook.timeout) + "s");
     }
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0) {

@@ -1,6 +1,5 @@
 // `kill`: one signal to PID 1, or with --all to every process in the container's cgroup.
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -8,6 +7,7 @@
 #include <cstring>
 
 #include "cgroups/cgroups.hpp"
+#include "common/pidfd.hpp"
 #include "runtime/runtime.hpp"
 
 namespace skiff::runtime {
@@ -41,11 +41,10 @@ Result<int> parse_signal(const std::string& text) {
 // Signal the exact process recorded, never a recycled pid: open a pidfd, then re-check the
 // start time before sending through it.
 Status signal_process(pid_t pid, uint64_t start_time, int signal) {
-    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    if (pidfd < 0) return sys_error(ESRCH, "container process " + std::to_string(pid) + " is gone");
-    UniqueFd owned(pidfd);
+    UniqueFd pidfd = open_pidfd(pid);
+    if (!pidfd) return sys_error(ESRCH, "container process " + std::to_string(pid) + " is gone");
     if (!process_alive(pid, start_time)) return sys_error(ESRCH, "container process " + std::to_string(pid) + " is gone");
-    if (::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0) != 0)
+    if (!signal_pidfd(pidfd.get(), signal))
         return sys_error("signal " + std::to_string(signal) + " to pid " + std::to_string(pid));
     return ok();
 }
