@@ -170,6 +170,15 @@ private:
         return endpoints_[name] = found ? *found : std::vector<network::Endpoint>{};
     }
 
+    // An endpoint's container by its name now (a rename since it connected), when it is this
+    // store's; loaded once per refresh, not once per hosts file that lists it.
+    const std::string& current_name(const network::Endpoint& e) {
+        auto it = names_.find(e.container_id);
+        if (it != names_.end()) return it->second;
+        auto r = container_store(store_).load(e.container_id);
+        return names_[e.container_id] = r ? r->name : e.container_name;
+    }
+
     Status write_for(const std::string& id) {
         auto containers = container_store(store_);
         auto r = containers.load(id);
@@ -191,9 +200,7 @@ private:
                     if (!n.empty() && (" " + names + " ").find(" " + n + " ") == std::string::npos)
                         names += (names.empty() ? "" : " ") + n;
                 };
-                // Its name now (a rename since it connected), when it is this store's.
-                auto other_record = containers.load(other.container_id);
-                add(other_record ? other_record->name : other.container_name);
+                add(current_name(other));
                 for (const auto& a : other.aliases) add(a);
                 add(other.container_id.substr(0, 12));
                 std::string line = other.ip + "\t" + names + "\n";
@@ -208,6 +215,7 @@ private:
     network::Networks& nets_;
     std::map<std::string, network::NetworkConfig> networks_;
     std::map<std::string, std::vector<network::Endpoint>> endpoints_;
+    std::map<std::string, std::string> names_;  // container id -> its current name
 };
 
 std::set<std::string> networks_of_endpoints(const std::vector<network::Endpoint>& endpoints) {
