@@ -19,14 +19,29 @@ extern char** environ;
 namespace skiff::runtime {
 
 namespace {
-constexpr int kRequiredSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+constexpr int kSizeSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW;
+
+// F_SEAL_WRITE fails with EBUSY while the kernel still holds a reference to
+// one of the memfd's pages (seen in CI right after the copy). F_SEAL_FUTURE_WRITE
+// never does and is enough here: nobody has the copy mapped writable, so it
+// forbids every write that could follow. F_SEAL_WRITE is added when it can be.
+Status seal_memfd(int fd, const char* what) {
+    if (::fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE) != 0) return sys_error(std::string("seal ") + what);
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        if (::fcntl(fd, F_ADD_SEALS, kSizeSeals | F_SEAL_WRITE) == 0) return {};
+        if (errno != EBUSY) return sys_error(std::string("seal ") + what);
+        ::usleep(1000);
+    }
+    if (::fcntl(fd, F_ADD_SEALS, kSizeSeals) != 0) return sys_error(std::string("seal ") + what);
+    return {};
 }
+}  // namespace
 
 bool running_from_sealed_copy() {
     UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
     if (!self) return false;
     int seals = ::fcntl(self.get(), F_GET_SEALS);
-    return seals >= 0 && (seals & kRequiredSeals) == kRequiredSeals;
+    return seals >= 0 && (seals & kSizeSeals) == kSizeSeals && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0;
 }
 
 Status reexec_from_sealed_copy(char** argv) {
@@ -45,7 +60,7 @@ Status reexec_from_sealed_copy(char** argv) {
         }
         if (n == 0) break;
     }
-    if (::fcntl(copy.get(), F_ADD_SEALS, kRequiredSeals) != 0) return sys_error("seal the runtime copy");
+    if (auto sealed = seal_memfd(copy.get(), "the runtime copy"); !sealed) return sealed;
     ::fexecve(copy.get(), argv, environ);
     return sys_error("execute the sealed runtime copy");
 }
@@ -65,7 +80,7 @@ Result<UniqueFd> sealed_exec_stub_if_needed() {
         data += n;
         left -= static_cast<size_t>(n);
     }
-    if (::fcntl(stub.get(), F_ADD_SEALS, kRequiredSeals) != 0) return sys_error("seal the exec stub");
+    if (auto sealed = seal_memfd(stub.get(), "the exec stub"); !sealed) return std::unexpected(sealed.error());
     return stub;
 }
 
