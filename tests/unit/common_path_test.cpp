@@ -1,4 +1,5 @@
 // Path resolution inside a root: symlinks pointing out of the root must stay inside.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -91,4 +92,26 @@ TEST_CASE("sysctl_file: dotted keys under /proc/sys, other paths refused", "[pat
     CHECK_FALSE(skiff::sysctl_file("net...x"));
     CHECK_FALSE(skiff::sysctl_file("net.ipv4."));
     CHECK_FALSE(skiff::sysctl_file("../etc/passwd"));
+}
+
+TEST_CASE("write_file_atomic replaces a file whole, with either durability, and leaves no temporary", "[fs]") {
+    TempRoot root;
+    const std::string path = root.dir + "/state.json";
+    for (auto durability : {Durability::atomic, Durability::synced, Durability::atomic}) {
+        // First write creates (nothing to swap with), later ones replace.
+        for (const char* content : {"first\n", "second, longer\n", "3\n"}) {
+            REQUIRE(write_file_atomic(path, content, 0600, durability).has_value());
+            CHECK(read_file(path).value() == content);
+        }
+        struct stat st;
+        REQUIRE(::stat(path.c_str(), &st) == 0);
+        CHECK((st.st_mode & 0777) == 0600);
+        auto left = ::opendir(root.dir.c_str());
+        REQUIRE(left);
+        int entries = 0;
+        while (auto* ent = ::readdir(left)) entries += ent->d_name[0] != '.';
+        ::closedir(left);
+        CHECK(entries == 1);
+        REQUIRE(::unlink(path.c_str()) == 0);
+    }
 }

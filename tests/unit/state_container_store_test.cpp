@@ -205,6 +205,21 @@ TEST_CASE("create, find and conflicts", "[state]") {
         CHECK(conflict.error().what == conflict_message("web", web->id));
         CHECK(entries(store.containers_dir()).size() == 4);  // two dirs, names.json, names.lock
     }
+    SECTION("an empty names.json (a power loss after a swap) stands for the records' names") {
+        REQUIRE(::truncate((store.containers_dir() + "/names.json").c_str(), 0) == 0);
+        auto found = store.find("web");
+        REQUIRE(found);
+        CHECK(found->id == web->id);
+        ContainerRecord again;
+        again.name = "web";
+        auto conflict = store.create(again);
+        REQUIRE_FALSE(conflict);
+        CHECK(conflict.error().code == EEXIST);
+        ContainerRecord other;
+        other.name = "other";
+        REQUIRE(store.create(other));
+        CHECK(store.find(generated->name).value().id == generated->id);
+    }
     SECTION("an invalid name is refused") {
         ContainerRecord bad;
         bad.name = "bad name";
