@@ -339,8 +339,10 @@ std::string container_command_text(const state::ContainerRecord& r, bool no_trun
 void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
     for (const char* verb : {"run", "create"}) {
         bool start = std::string(verb) == "run";
-        auto* cmd = app.add_subcommand(verb, start ? "create and start a container from an image"
-                                                   : "create a container from an image (without starting it)");
+        auto* cmd = add_command(app, globals, verb,
+                                start ? "create and start a container from an image"
+                                      : "create a container from an image (without starting it)");
+        if (!cmd) continue;
         auto flags = std::make_shared<RunFlags>();
         flags->add_to(cmd, start);
         // IMAGE and everything after it are the container's, not ours.
@@ -350,8 +352,7 @@ void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& ex
             return run_or_create(globals, *flags, cmd->remaining(), start);
         });
     }
-    {
-        auto* cmd = app.add_subcommand("start", "start stopped or created containers (detached)");
+    if (auto* cmd = add_command(app, globals, "start", "start stopped or created containers (detached)")) {
         auto names = std::make_shared<std::vector<std::string>>();
         auto attach = std::make_shared<bool>(false);
         cmd->add_flag("-a,--attach", *attach, "wait for the container and show its output (one container)");
@@ -366,8 +367,7 @@ void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& ex
             return each_container(*names, [&](const std::string& n) { return engine::start_detached(store, n); });
         });
     }
-    {
-        auto* cmd = app.add_subcommand("stop", "stop running containers (stop signal, then SIGKILL)");
+    if (auto* cmd = add_command(app, globals, "stop", "stop running containers (stop signal, then SIGKILL)")) {
         auto names = std::make_shared<std::vector<std::string>>();
         auto timeout = std::make_shared<int>(-1);
         cmd->add_option("-t,--time,--timeout", *timeout, "seconds to wait before killing (default: the container's, 10)");
@@ -377,8 +377,7 @@ void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& ex
             return each_container(*names, [&](const std::string& n) { return engine::stop_container(store, n, *timeout); });
         });
     }
-    {
-        auto* cmd = app.add_subcommand("kill", "send a signal to running containers (default SIGKILL)");
+    if (auto* cmd = add_command(app, globals, "kill", "send a signal to running containers (default SIGKILL)")) {
         auto names = std::make_shared<std::vector<std::string>>();
         auto signal = std::make_shared<std::string>("SIGKILL");
         cmd->add_option("-s,--signal", *signal, "signal name or number");
@@ -388,8 +387,7 @@ void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& ex
             return each_container(*names, [&](const std::string& n) { return engine::kill_container(store, n, *signal); });
         });
     }
-    {
-        auto* cmd = app.add_subcommand("rm", "remove containers");
+    if (auto* cmd = add_command(app, globals, "rm", "remove containers")) {
         auto names = std::make_shared<std::vector<std::string>>();
         auto force = std::make_shared<bool>(false);
         auto volumes = std::make_shared<bool>(false);
@@ -403,8 +401,7 @@ void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& ex
             });
         });
     }
-    {
-        auto* cmd = app.add_subcommand("ps", "list containers");
+    if (auto* cmd = add_command(app, globals, "ps", "list containers")) {
         struct Flags {
             bool all = false, quiet = false, no_trunc = false, size = false, latest = false;
             int last = 0;
@@ -425,8 +422,7 @@ void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& ex
             return ps(globals, f->all, f->quiet, f->no_trunc, f->size, f->last, f->latest, f->filters, f->format);
         });
     }
-    {
-        auto* cmd = app.add_subcommand("logs", "show a container's output");
+    if (auto* cmd = add_command(app, globals, "logs", "show a container's output")) {
         struct Flags {
             bool follow = false, timestamps = false;
             std::string tail = "all", since, until, name;
@@ -483,8 +479,7 @@ void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& ex
             return printed ? 0 : report(printed.error());
         });
     }
-    {
-        auto* cmd = app.add_subcommand("exec", "run a command in a running container");
+    if (auto* cmd = add_command(app, globals, "exec", "run a command in a running container")) {
         struct Flags {
             bool interactive = false, tty = false, detach = false, privileged = false;
             std::vector<std::string> env;
@@ -520,8 +515,7 @@ void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& ex
             return outcome->exit_code;
         });
     }
-    {
-        auto* cmd = app.add_subcommand("wait", "block until containers stop, then print their exit codes");
+    if (auto* cmd = add_command(app, globals, "wait", "block until containers stop, then print their exit codes")) {
         auto names = std::make_shared<std::vector<std::string>>();
         cmd->add_option("CONTAINER", *names, "containers")->required();
         on_run(cmd, exit_code, [&globals, names] {

@@ -162,8 +162,7 @@ int status_code(const Status& done) { return done ? 0 : report(done.error()); }
 }  // namespace
 
 void add_container_extra_commands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
-    {
-        auto* cmd = app.add_subcommand("commit", "create a new image from a container's changes");
+    if (auto* cmd = add_command(app, globals, "commit", "create a new image from a container's changes")) {
         struct Flags {
             std::string container, reference;
             engine::CommitOptions options;
@@ -185,8 +184,7 @@ void add_container_extra_commands(CLI::App& app, const GlobalOptions& globals, i
             return 0;
         });
     }
-    {
-        auto* cmd = app.add_subcommand("diff", "list the changes to a container's file system (A added, C changed, D deleted)");
+    if (auto* cmd = add_command(app, globals, "diff", "list the changes to a container's file system (A added, C changed, D deleted)")) {
         auto name = std::make_shared<std::string>();
         cmd->add_option("CONTAINER", *name, "container")->required();
         on_run(cmd, exit_code, [&globals, name] {
@@ -196,8 +194,7 @@ void add_container_extra_commands(CLI::App& app, const GlobalOptions& globals, i
             return 0;
         });
     }
-    {
-        auto* cmd = app.add_subcommand("export", "write a container's file system as a tar archive");
+    if (auto* cmd = add_command(app, globals, "export", "write a container's file system as a tar archive")) {
         auto name = std::make_shared<std::string>();
         auto output = std::make_shared<std::string>();
         cmd->add_option("-o,--output", *output, "file to write (default: stdout)");
@@ -206,8 +203,7 @@ void add_container_extra_commands(CLI::App& app, const GlobalOptions& globals, i
             return status_code(export_to(open_store(globals), *name, *output));
         });
     }
-    {
-        auto* cmd = app.add_subcommand("pause", "freeze every process of containers");
+    if (auto* cmd = add_command(app, globals, "pause", "freeze every process of containers")) {
         auto names = std::make_shared<std::vector<std::string>>();
         cmd->add_option("CONTAINER", *names, "containers")->required();
         on_run(cmd, exit_code, [&globals, names] {
@@ -215,8 +211,7 @@ void add_container_extra_commands(CLI::App& app, const GlobalOptions& globals, i
             return each_container(*names, [&](const std::string& n) { return engine::pause_container(store, n); });
         });
     }
-    {
-        auto* cmd = app.add_subcommand("unpause", "thaw the processes of paused containers");
+    if (auto* cmd = add_command(app, globals, "unpause", "thaw the processes of paused containers")) {
         auto names = std::make_shared<std::vector<std::string>>();
         cmd->add_option("CONTAINER", *names, "containers")->required();
         on_run(cmd, exit_code, [&globals, names] {
@@ -224,8 +219,7 @@ void add_container_extra_commands(CLI::App& app, const GlobalOptions& globals, i
             return each_container(*names, [&](const std::string& n) { return engine::unpause_container(store, n); });
         });
     }
-    {
-        auto* cmd = app.add_subcommand("restart", "stop and start containers again");
+    if (auto* cmd = add_command(app, globals, "restart", "stop and start containers again")) {
         auto names = std::make_shared<std::vector<std::string>>();
         auto timeout = std::make_shared<int>(-1);
         cmd->add_option("-t,--time,--timeout", *timeout, "seconds to wait before killing (default: the container's, 10)");
@@ -237,16 +231,14 @@ void add_container_extra_commands(CLI::App& app, const GlobalOptions& globals, i
             });
         });
     }
-    {
-        auto* cmd = app.add_subcommand("rename", "rename a container");
+    if (auto* cmd = add_command(app, globals, "rename", "rename a container")) {
         auto names = std::make_shared<std::vector<std::string>>();
         cmd->add_option("NAMES", *names, "OLD NEW")->required()->expected(2);
         on_run(cmd, exit_code, [&globals, names] {
             return status_code(engine::rename_container(open_store(globals), (*names)[0], (*names)[1]));
         });
     }
-    {
-        auto* cmd = app.add_subcommand("top", "show the processes of a running container (ps on the host)");
+    if (auto* cmd = add_command(app, globals, "top", "show the processes of a running container (ps on the host)")) {
         cmd->set_help_flag("--help", "Print this help message and exit");
         // CONTAINER and the ps options after it are ours to hand on, not CLI11's.
         cmd->prefix_command();
@@ -257,8 +249,7 @@ void add_container_extra_commands(CLI::App& app, const GlobalOptions& globals, i
             return status_code(top(open_store(globals), rest.front(), ps_args));
         });
     }
-    {
-        auto* cmd = app.add_subcommand("port", "list a container's published ports");
+    if (auto* cmd = add_command(app, globals, "port", "list a container's published ports")) {
         auto name = std::make_shared<std::string>();
         auto private_port = std::make_shared<std::string>();
         cmd->add_option("CONTAINER", *name, "container")->required();
@@ -267,8 +258,7 @@ void add_container_extra_commands(CLI::App& app, const GlobalOptions& globals, i
             return status_code(port(open_store(globals), *name, *private_port));
         });
     }
-    {
-        auto* cmd = app.add_subcommand("attach", "attach to a running container's output, and its input with -i");
+    if (auto* cmd = add_command(app, globals, "attach", "attach to a running container's output, and its input with -i")) {
         auto name = std::make_shared<std::string>();
         auto options = std::make_shared<engine::AttachOptions>();
         cmd->add_flag("--no-stdin", options->no_stdin, "do not attach stdin");

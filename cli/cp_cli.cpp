@@ -57,8 +57,9 @@ int run_cp(const GlobalOptions& globals, const CpFlags& f) {
 }  // namespace
 
 void add_cp_command(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = app.add_subcommand(
+    auto* cmd = add_command(app, globals, 
         "cp", "copy files between a container and the host: CONTAINER:SRC DEST|-, or SRC|- CONTAINER:DEST");
+    if (!cmd) return;
     auto f = std::make_shared<CpFlags>();
     cmd->add_flag("-a,--archive", f->archive, "archive mode (copy all uid/gid information)");
     cmd->add_flag("-L,--follow-link", f->follow_link, "always follow symbol link in SRC_PATH");

@@ -3,6 +3,8 @@
 #include <climits>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
+
 #include "common/fs.hpp"
 #include "common/path.hpp"
 
@@ -19,6 +21,31 @@ std::string absolute_path(const std::string& path) {
 }
 
 }  // namespace
+
+std::vector<std::string> command_words_of(const std::vector<std::string>& args) {
+    std::vector<std::string> words;
+    for (size_t i = 0; i < args.size() && words.size() < 2; ++i) {
+        if (args[i] == "--root" || args[i] == "--runroot") {
+            ++i;
+            continue;
+        }
+        if (!args[i].starts_with("-")) words.push_back(args[i]);
+    }
+    return words;
+}
+
+CLI::App* add_command(CLI::App& parent, const GlobalOptions& globals, const std::string& name,
+                      const std::string& description, std::initializer_list<std::string> aliases) {
+    CLI::App* command = parent.add_subcommand(name, description);
+    for (const auto& alias : aliases) command->alias(alias);
+    // The command's path below the top level, outermost first.
+    std::vector<const CLI::App*> path;
+    for (const CLI::App* node = command; node->get_parent() != nullptr; node = node->get_parent())
+        path.insert(path.begin(), node);
+    for (size_t level = 0; level < path.size() && level < globals.command_words.size(); ++level)
+        if (!path[level]->check_name(globals.command_words[level])) return nullptr;
+    return command;
+}
 
 engine::Store open_store(const GlobalOptions& globals) {
     engine::StoreOptions options = engine::default_store_options();

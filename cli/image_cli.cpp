@@ -66,7 +66,8 @@ std::string created_at(const std::string& rfc3339) {
 }
 
 void add_pull(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = parent->add_subcommand("pull", "download an image from a registry");
+    auto* cmd = add_command(*parent, globals, "pull", "download an image from a registry");
+    if (!cmd) return;
     auto quiet = std::make_shared<bool>(false);
     auto platform = std::make_shared<std::string>();
     auto name = std::make_shared<std::string>();
@@ -103,7 +104,8 @@ void add_pull(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
 }
 
 void add_push(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = parent->add_subcommand("push", "upload an image to a registry");
+    auto* cmd = add_command(*parent, globals, "push", "upload an image to a registry");
+    if (!cmd) return;
     auto quiet = std::make_shared<bool>(false);
     auto source = std::make_shared<std::string>();
     auto destination = std::make_shared<std::string>();
@@ -127,8 +129,9 @@ void add_push(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
 }
 
 void add_images(CLI::App* parent, const std::string& name, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = parent->add_subcommand(name, "list images");
-    if (name == "ls") cmd->alias("list");
+    auto* cmd = name == "ls" ? add_command(*parent, globals, name, "list images", {"list"})
+                             : add_command(*parent, globals, name, "list images");
+    if (!cmd) return;
     struct Flags {
         bool all = false, quiet = false, digests = false, no_trunc = false;
         std::vector<std::string> filters;
@@ -182,8 +185,9 @@ void add_images(CLI::App* parent, const std::string& name, const GlobalOptions& 
 
 void add_inspect(CLI::App* parent, const std::string& name, const GlobalOptions& globals, int& exit_code) {
     bool top_level = parent->get_parent() == nullptr;
-    auto* cmd = parent->add_subcommand(name, top_level ? "show containers or images in Docker's JSON form"
+    auto* cmd = add_command(*parent, globals, name, top_level ? "show containers or images in Docker's JSON form"
                                                        : "show images in Docker's JSON form");
+    if (!cmd) return;
     auto format = std::make_shared<std::string>();
     // `image inspect` is images only; `inspect` tries a container first, as Docker does.
     auto type = std::make_shared<std::string>(top_level ? "" : "image");
@@ -206,7 +210,8 @@ void add_inspect(CLI::App* parent, const std::string& name, const GlobalOptions&
 }
 
 void add_history(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = parent->add_subcommand("history", "show the layers of an image and what made them");
+    auto* cmd = add_command(*parent, globals, "history", "show the layers of an image and what made them");
+    if (!cmd) return;
     struct Flags {
         bool human = true, no_trunc = false, quiet = false;
         std::string format, image;
@@ -240,7 +245,8 @@ void add_history(CLI::App* parent, const GlobalOptions& globals, int& exit_code)
 }
 
 void add_tag(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = parent->add_subcommand("tag", "give an image another name");
+    auto* cmd = add_command(*parent, globals, "tag", "give an image another name");
+    if (!cmd) return;
     auto source = std::make_shared<std::string>();
     auto target = std::make_shared<std::string>();
     cmd->add_option("SOURCE", *source, "image")->required();
@@ -254,7 +260,8 @@ void print_removal(const engine::RemovalReport& report, bool lowercase) {
 }
 
 void add_rmi(CLI::App* parent, const std::string& name, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = parent->add_subcommand(name, "remove images");
+    auto* cmd = add_command(*parent, globals, name, "remove images");
+    if (!cmd) return;
     auto force = std::make_shared<bool>(false);
     auto images = std::make_shared<std::vector<std::string>>();
     cmd->add_flag("-f,--force", *force, "remove even with several tags or when a container uses it");
@@ -272,7 +279,8 @@ void add_rmi(CLI::App* parent, const std::string& name, const GlobalOptions& glo
 }
 
 void add_image_prune(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = parent->add_subcommand("prune", "remove unused images");
+    auto* cmd = add_command(*parent, globals, "prune", "remove unused images");
+    if (!cmd) return;
     auto all = std::make_shared<bool>(false);
     auto force = std::make_shared<bool>(false);
     cmd->add_flag("-a,--all", *all, "every image no container uses, not only dangling ones");
@@ -293,7 +301,8 @@ void add_image_prune(CLI::App* parent, const GlobalOptions& globals, int& exit_c
 }
 
 void add_save(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = parent->add_subcommand("save", "write images to a tar archive");
+    auto* cmd = add_command(*parent, globals, "save", "write images to a tar archive");
+    if (!cmd) return;
     auto output = std::make_shared<std::string>();
     auto format = std::make_shared<std::string>("docker-archive");
     auto images = std::make_shared<std::vector<std::string>>();
@@ -323,7 +332,8 @@ void add_save(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
 }
 
 void add_load(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = parent->add_subcommand("load", "read images from a tar archive (docker-archive or OCI)");
+    auto* cmd = add_command(*parent, globals, "load", "read images from a tar archive (docker-archive or OCI)");
+    if (!cmd) return;
     auto input = std::make_shared<std::string>();
     auto quiet = std::make_shared<bool>(false);
     cmd->add_option("-i,--input", *input, "file to read (default: stdin)");
@@ -351,7 +361,8 @@ void add_load(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
 }
 
 void add_import(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = parent->add_subcommand("import", "make an image from a root filesystem tarball");
+    auto* cmd = add_command(*parent, globals, "import", "make an image from a root filesystem tarball");
+    if (!cmd) return;
     struct Flags {
         std::vector<std::string> changes;
         std::string message, platform, file, reference;
@@ -411,8 +422,9 @@ std::string read_secret(const std::string& prompt) {
     return line;
 }
 
-void add_login(CLI::App* parent, const GlobalOptions& /*globals*/, int& exit_code) {
-    auto* cmd = parent->add_subcommand("login", "store credentials for a registry (after checking them)");
+void add_login(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
+    auto* cmd = add_command(*parent, globals, "login", "store credentials for a registry (after checking them)");
+    if (!cmd) return;
     struct Flags {
         std::string username, password, registry;
         bool password_stdin = false;
@@ -445,8 +457,9 @@ void add_login(CLI::App* parent, const GlobalOptions& /*globals*/, int& exit_cod
     });
 }
 
-void add_logout(CLI::App* parent, int& exit_code) {
-    auto* cmd = parent->add_subcommand("logout", "remove stored credentials for a registry");
+void add_logout(CLI::App* parent, const GlobalOptions& globals, int& exit_code) {
+    auto* cmd = add_command(*parent, globals, "logout", "remove stored credentials for a registry");
+    if (!cmd) return;
     auto registry_name = std::make_shared<std::string>();
     auto registry = std::make_shared<RegistryFlags>();
     registry->add_to(cmd);
@@ -460,7 +473,8 @@ void add_logout(CLI::App* parent, int& exit_code) {
 }
 
 void add_system_check(CLI::App* system, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = system->add_subcommand("check", "verify every blob, layer and image record of the store");
+    auto* cmd = add_command(*system, globals, "check", "verify every blob, layer and image record of the store");
+    if (!cmd) return;
     auto repair = std::make_shared<bool>(false);
     cmd->add_flag("-r,--repair", *repair, "remove what is broken (and the images that need it)");
     on_run(cmd, exit_code, [=, &globals]() -> Status {
@@ -491,7 +505,7 @@ void add_image_commands(CLI::App& app, const GlobalOptions& globals, int& exit_c
     add_load(&app, globals, exit_code);
     add_import(&app, globals, exit_code);
     add_login(&app, globals, exit_code);
-    add_logout(&app, exit_code);
+    add_logout(&app, globals, exit_code);
     // ... and the `image` management command.
     auto* image = app.add_subcommand("image", "manage images");
     image->require_subcommand(1);

@@ -89,7 +89,8 @@ Result<bool> network_matches(const network::NetworkConfig& n, const std::vector<
 }
 
 void add_create(CLI::App* group, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = group->add_subcommand("create", "create a network (prints its id)");
+    auto* cmd = add_command(*group, globals, "create", "create a network (prints its id)");
+    if (!cmd) return;
     struct Flags {
         std::string name, subnet, gateway, driver = "bridge";
         bool internal = false;
@@ -119,8 +120,8 @@ void add_create(CLI::App* group, const GlobalOptions& globals, int& exit_code) {
 }
 
 void add_ls(CLI::App* group, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = group->add_subcommand("ls", "list networks");
-    cmd->alias("list");
+    auto* cmd = add_command(*group, globals, "ls", "list networks", {"list"});
+    if (!cmd) return;
     struct Flags {
         bool quiet = false, no_trunc = false;
         std::vector<std::string> filters;
@@ -156,7 +157,8 @@ void add_ls(CLI::App* group, const GlobalOptions& globals, int& exit_code) {
 }
 
 void add_inspect(CLI::App* group, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = group->add_subcommand("inspect", "show networks in Docker's JSON form");
+    auto* cmd = add_command(*group, globals, "inspect", "show networks in Docker's JSON form");
+    if (!cmd) return;
     auto format = std::make_shared<std::string>();
     auto names = std::make_shared<std::vector<std::string>>();
     cmd->add_option("-f,--format", *format, "Go template applied to each network");
@@ -174,8 +176,8 @@ void add_inspect(CLI::App* group, const GlobalOptions& globals, int& exit_code) 
 }
 
 void add_rm(CLI::App* group, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = group->add_subcommand("rm", "remove networks (refused while a container is on them)");
-    cmd->alias("remove");
+    auto* cmd = add_command(*group, globals, "rm", "remove networks (refused while a container is on them)", {"remove"});
+    if (!cmd) return;
     auto force = std::make_shared<bool>(false);
     auto names = std::make_shared<std::vector<std::string>>();
     cmd->add_flag("-f,--force", *force, "no error for networks that do not exist");
@@ -193,7 +195,8 @@ void add_rm(CLI::App* group, const GlobalOptions& globals, int& exit_code) {
 }
 
 void add_prune(CLI::App* group, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = group->add_subcommand("prune", "remove user networks no container uses");
+    auto* cmd = add_command(*group, globals, "prune", "remove user networks no container uses");
+    if (!cmd) return;
     auto force = std::make_shared<bool>(false);
     cmd->add_flag("-f,--force", *force, "do not ask for confirmation");
     on_run(cmd, exit_code, [=, &globals]() -> Status {
@@ -208,7 +211,8 @@ void add_prune(CLI::App* group, const GlobalOptions& globals, int& exit_code) {
 }
 
 void add_connect(CLI::App* group, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = group->add_subcommand("connect", "connect a container to a network (now if it runs, else at its next start)");
+    auto* cmd = add_command(*group, globals, "connect", "connect a container to a network (now if it runs, else at its next start)");
+    if (!cmd) return;
     struct Flags {
         std::string network, container, ip;
         std::vector<std::string> aliases;
@@ -224,7 +228,8 @@ void add_connect(CLI::App* group, const GlobalOptions& globals, int& exit_code) 
 }
 
 void add_disconnect(CLI::App* group, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = group->add_subcommand("disconnect", "disconnect a container from a network");
+    auto* cmd = add_command(*group, globals, "disconnect", "disconnect a container from a network");
+    if (!cmd) return;
     struct Flags {
         std::string network, container;
         bool force = false;

@@ -24,6 +24,8 @@ int skiff_main(const std::string& program, std::vector<std::string> args) {
     app.require_subcommand(1);
     app.set_version_flag("-v,--version", "skiff version 0.1.0");
     GlobalOptions globals;
+    // Only the named command gets its options built (add_command); help names them all.
+    globals.command_words = command_words_of(args);
     app.add_option("--root", globals.root,
                    "store directory (default /var/lib/skiff as root, ~/.local/share/skiff otherwise)")
         ->envname("SKIFF_ROOT");

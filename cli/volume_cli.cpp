@@ -32,7 +32,8 @@ std::string labels_text(const std::map<std::string, std::string>& labels) {
 // --- volume --------------------------------------------------------------------------------
 
 void add_volume_create(CLI::App* volume, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = volume->add_subcommand("create", "create a volume");
+    auto* cmd = add_command(*volume, globals, "create", "create a volume");
+    if (!cmd) return;
     struct Flags {
         std::string name, driver = "local", name_flag;
         std::vector<std::string> labels, opts;
@@ -66,8 +67,8 @@ void add_volume_create(CLI::App* volume, const GlobalOptions& globals, int& exit
 }
 
 void add_volume_ls(CLI::App* volume, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = volume->add_subcommand("ls", "list volumes");
-    cmd->alias("list");
+    auto* cmd = add_command(*volume, globals, "ls", "list volumes", {"list"});
+    if (!cmd) return;
     struct Flags {
         bool quiet = false;
         std::vector<std::string> filters;
@@ -103,7 +104,8 @@ void add_volume_ls(CLI::App* volume, const GlobalOptions& globals, int& exit_cod
 }
 
 void add_volume_inspect(CLI::App* volume, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = volume->add_subcommand("inspect", "show volumes in Docker's JSON form");
+    auto* cmd = add_command(*volume, globals, "inspect", "show volumes in Docker's JSON form");
+    if (!cmd) return;
     auto format = std::make_shared<std::string>();
     auto names = std::make_shared<std::vector<std::string>>();
     cmd->add_option("-f,--format", *format, "Go template applied to each volume");
@@ -118,8 +120,8 @@ void add_volume_inspect(CLI::App* volume, const GlobalOptions& globals, int& exi
 }
 
 void add_volume_rm(CLI::App* volume, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = volume->add_subcommand("rm", "remove volumes");
-    cmd->alias("remove");
+    auto* cmd = add_command(*volume, globals, "rm", "remove volumes", {"remove"});
+    if (!cmd) return;
     auto force = std::make_shared<bool>(false);
     auto names = std::make_shared<std::vector<std::string>>();
     cmd->add_flag("-f,--force", *force, "no error for volumes that do not exist");
@@ -147,7 +149,8 @@ void print_volume_prune(const engine::VolumePruneReport& report) {
 }
 
 void add_volume_prune(CLI::App* volume, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = volume->add_subcommand("prune", "remove unused volumes");
+    auto* cmd = add_command(*volume, globals, "prune", "remove unused volumes");
+    if (!cmd) return;
     auto all = std::make_shared<bool>(false);
     auto force = std::make_shared<bool>(false);
     cmd->add_flag("-a,--all", *all, "every unused volume, not only anonymous ones");
@@ -175,7 +178,8 @@ void print_container_prune(const engine::ContainerPruneReport& report) {
 }
 
 void add_container_prune(CLI::App* container, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = container->add_subcommand("prune", "remove all stopped containers");
+    auto* cmd = add_command(*container, globals, "prune", "remove all stopped containers");
+    if (!cmd) return;
     auto force = std::make_shared<bool>(false);
     cmd->add_flag("-f,--force", *force, "do not ask for confirmation");
     on_run(cmd, exit_code, [=, &globals]() -> Status {
@@ -214,7 +218,8 @@ void print_df_verbose(const engine::DiskUsage& usage) {
 }
 
 void add_system_df(CLI::App* system, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = system->add_subcommand("df", "show the disk space the store uses");
+    auto* cmd = add_command(*system, globals, "df", "show the disk space the store uses");
+    if (!cmd) return;
     auto verbose = std::make_shared<bool>(false);
     auto format = std::make_shared<std::string>();
     cmd->add_flag("-v,--verbose", *verbose, "every image, container and volume");
@@ -269,7 +274,8 @@ void add_system_df(CLI::App* system, const GlobalOptions& globals, int& exit_cod
 }
 
 void add_system_prune(CLI::App* system, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = system->add_subcommand("prune", "remove stopped containers, unused images and (optionally) volumes");
+    auto* cmd = add_command(*system, globals, "prune", "remove stopped containers, unused images and (optionally) volumes");
+    if (!cmd) return;
     struct Flags {
         bool all = false, force = false, volumes = false;
     };

@@ -225,6 +225,32 @@ EOF
 
 # --- images -----------------------------------------------------------------------------------
 
+@test "each command takes its own options, under its aliases too; --help lists every command" {
+    # Only the command a line names gets its options built (cli/globals.hpp add_command).
+    import_busybox bb:1 >/dev/null
+    same "$(sk image list -q)" "$(sk images -q)"
+    same "$(sk image ls --format '{{.Repository}}')" "bb"
+    sk volume create v1 >/dev/null
+    same "$(sk volume list -q)" "v1"
+    sk volume remove v1 >/dev/null
+    same "$(sk volume ls -q)" ""
+    run sk --help
+    [ "$status" -eq 0 ]
+    for c in run ps exec logs images pull commit volume network system; do
+        [[ "$output" == *"  $c "* ]] || { echo "--help lacks $c" >&2; return 1; }
+    done
+    run sk image --help
+    [[ "$output" == *"  ls "* ]] && [[ "$output" == *"  prune "* ]]
+    run sk run --help
+    [[ "$output" == *"--publish"* ]] && [[ "$output" == *"--rm"* ]]
+    run sk system df --help
+    [[ "$output" == *"--verbose"* ]]
+    # A flag of another command is still a flag error (125), not silently taken.
+    run --separate-stderr sk images --rm
+    [ "$status" -eq 125 ]
+    [[ "$stderr" == *"--rm"* ]]
+}
+
 @test "images: -q, --no-trunc, --format templates, json and table" {
     for y in 2019 2020 2021; do sk load -q -i "$FIX/y$y.tar" >/dev/null; done
     sk tag y:2020 other:x
