@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -631,9 +632,11 @@ Status remove_container(const Store& store, std::string_view container, bool for
     end_container_network(store, record.id);
     SKIFF_CHECK(unmount_rootfs(rootfs_of(containers, record.id)));
     SKIFF_CHECK(containers.remove(record.id));
-    if (volumes) {
+    bool has_volume = std::any_of(record.mounts.begin(), record.mounts.end(),
+                                  [](const state::MountRecord& m) { return m.type == "volume"; });
+    if (volumes && has_volume) {
         // Anonymous volumes go with their container (named ones outlive it), unless another
-        // container still mounts them.
+        // container still mounts them. (Finding the users reads every record: only then.)
         auto users = volume_users(store);
         for (const auto& m : record.mounts) {
             if (m.type != "volume") continue;
