@@ -337,6 +337,8 @@ std::string container_command_text(const state::ContainerRecord& r, bool no_trun
 }
 
 void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
+    // Under `container` Docker calls them `ls` (or `list`, `ps`) and `rm` (or `remove`).
+    bool in_group = app.get_parent() != nullptr;
     for (const char* verb : {"run", "create"}) {
         bool start = std::string(verb) == "run";
         auto* cmd = add_command(app, globals, verb,
@@ -387,7 +389,8 @@ void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& ex
             return each_container(*names, [&](const std::string& n) { return engine::kill_container(store, n, *signal); });
         });
     }
-    if (auto* cmd = add_command(app, globals, "rm", "remove containers")) {
+    if (auto* cmd = in_group ? add_command(app, globals, "rm", "remove containers", {"remove"})
+                             : add_command(app, globals, "rm", "remove containers")) {
         auto names = std::make_shared<std::vector<std::string>>();
         auto force = std::make_shared<bool>(false);
         auto volumes = std::make_shared<bool>(false);
@@ -401,7 +404,8 @@ void add_container_commands(CLI::App& app, const GlobalOptions& globals, int& ex
             });
         });
     }
-    if (auto* cmd = add_command(app, globals, "ps", "list containers")) {
+    if (auto* cmd = in_group ? add_command(app, globals, "ls", "list containers", {"list", "ps"})
+                             : add_command(app, globals, "ps", "list containers")) {
         struct Flags {
             bool all = false, quiet = false, no_trunc = false, size = false, latest = false;
             int last = 0;

@@ -270,7 +270,7 @@ void add_container_extra_commands(CLI::App& app, const GlobalOptions& globals, i
             return code ? *code : report(code.error());
         });
     }
-    {
+    if (app.get_parent() == nullptr) {
         // Internal, not in --help: what skiff-monitor execs once the container's PID 1 has
         // exited (engine::container_exited).
         auto* cmd = app.add_subcommand("container-exited", "");

@@ -47,6 +47,13 @@ CLI::App* add_command(CLI::App& parent, const GlobalOptions& globals, const std:
     return command;
 }
 
+CLI::App& container_group(CLI::App& app) {
+    for (auto* sub : app.get_subcommands([](CLI::App* a) { return a->get_name() == "container"; })) return *sub;
+    auto* group = app.add_subcommand("container", "manage containers");
+    group->require_subcommand(1);
+    return *group;
+}
+
 engine::Store open_store(const GlobalOptions& globals) {
     engine::StoreOptions options = engine::default_store_options();
     if (!globals.root.empty()) options.root = absolute_path(globals.root);

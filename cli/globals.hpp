@@ -31,6 +31,10 @@ std::vector<std::string> command_words_of(const std::vector<std::string>& args);
 CLI::App* add_command(CLI::App& parent, const GlobalOptions& globals, const std::string& name,
                       const std::string& description, std::initializer_list<std::string> aliases = {});
 
+// Docker's `container` management command (`container ls`, `container run`, ...): the one
+// group every file that adds to it shares, made by whichever asks first.
+CLI::App& container_group(CLI::App& app);
+
 // The store the flags (or the defaults for this user) name; relative paths made absolute.
 engine::Store open_store(const GlobalOptions& globals);
 

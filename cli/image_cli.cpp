@@ -185,12 +185,15 @@ void add_images(CLI::App* parent, const std::string& name, const GlobalOptions& 
 
 void add_inspect(CLI::App* parent, const std::string& name, const GlobalOptions& globals, int& exit_code) {
     bool top_level = parent->get_parent() == nullptr;
-    auto* cmd = add_command(*parent, globals, name, top_level ? "show containers or images in Docker's JSON form"
-                                                       : "show images in Docker's JSON form");
+    // `image inspect` is images only, `container inspect` containers only; `inspect` tries a
+    // container first, as Docker does.
+    std::string kind = top_level ? "" : parent->get_name();
+    auto* cmd = add_command(*parent, globals, name,
+                            top_level ? "show containers or images in Docker's JSON form"
+                                      : "show " + kind + "s in Docker's JSON form");
     if (!cmd) return;
     auto format = std::make_shared<std::string>();
-    // `image inspect` is images only; `inspect` tries a container first, as Docker does.
-    auto type = std::make_shared<std::string>(top_level ? "" : "image");
+    auto type = std::make_shared<std::string>(kind);
     auto names = std::make_shared<std::vector<std::string>>();
     cmd->add_option("-f,--format", *format, "Go template applied to each object");
     if (top_level) cmd->add_option("--type", *type, "container or image (default: whichever the name is)");
@@ -520,6 +523,7 @@ void add_image_commands(CLI::App& app, const GlobalOptions& globals, int& exit_c
     add_save(image, globals, exit_code);
     add_load(image, globals, exit_code);
     add_import(image, globals, exit_code);
+    add_inspect(&container_group(app), "inspect", globals, exit_code);
     auto* system = app.add_subcommand("system", "manage the store");
     system->require_subcommand(1);
     add_system_check(system, globals, exit_code);

@@ -321,14 +321,7 @@ void add_volume_commands(CLI::App& app, const GlobalOptions& globals, int& exit_
     add_volume_rm(volume, globals, exit_code);
     add_volume_prune(volume, globals, exit_code);
 
-    // Joins a `container` group registered before this one, should another file make one.
-    CLI::App* container = nullptr;
-    for (auto* sub : app.get_subcommands([](CLI::App* a) { return a->get_name() == "container"; })) container = sub;
-    if (!container) {
-        container = app.add_subcommand("container", "manage containers");
-        container->require_subcommand(1);
-    }
-    add_container_prune(container, globals, exit_code);
+    add_container_prune(&container_group(app), globals, exit_code);
 }
 
 void add_system_commands(CLI::App* system, const GlobalOptions& globals, int& exit_code) {

@@ -134,10 +134,11 @@ bool rootless_command_needs_namespace(const std::vector<std::string>& args) {
     static const std::set<std::string> mounting = {
         "run",    "create", "start",   "restart", "exec",  "cp",     "diff",  "commit",
         "export", "rm",     "stop",    "kill",    "prune", "pause",  "unpause", "top",
-        "container-exited", "attach"};
+        "container-exited", "attach", "remove"};
     const std::string& verb = words[0];
     if (verb == "system") return words.size() > 1 && words[1] == "prune";
-    // ("prune" is only ever first after "container": image and volume prune stay outside.)
+    // ("prune" and "remove" are only ever first after "container": image and volume prune stay
+    // outside.)
     return mounting.contains(verb);
 }
 

@@ -171,6 +171,28 @@ run_trapping() { sk run -d --name "$1" bb:1 sh -c 'trap "echo got-term; exit 0" 
     same "$(sk ps -a --format '{{.Status}}' | cut -d' ' -f1-2 | sort | tr '\n' ,)" "Exited (126),Exited (127),"
 }
 
+@test "docker's management form: container run, ls, inspect, exec, logs, stop, rm" {
+    same "$(sk container run --rm bb:1 echo hi)" "hi"
+    id=$(sk container run -d --name mgmt bb:1 sh -c 'echo started; sleep 30')
+    same "$(sk container ls -q --no-trunc)" "$id"
+    same "$(sk container list -q --no-trunc)" "$id"
+    same "$(sk container ps -aq --no-trunc)" "$id"
+    same "$(sk container inspect -f '{{.Name}} {{.State.Status}}' mgmt)" "/mgmt running"
+    same "$(sk container exec mgmt echo inside)" "inside"
+    same "$(sk container logs mgmt)" "started"
+    # `container inspect` is containers only: an image name is not found there.
+    run --separate-stderr sk container inspect bb:1
+    [ "$status" -eq 125 ]
+    [[ "$stderr" == *"No such container: bb:1"* ]]
+    same "$(sk container stop -t 1 mgmt)" "mgmt"
+    same "$(sk container remove mgmt)" "mgmt"
+    same "$(sk container ls -aq)" ""
+    no_trace "$id"
+    # `container ls` takes ps's flags, not another command's.
+    run --separate-stderr sk container ls --rm
+    [ "$status" -eq 125 ]
+}
+
 @test "run: an unknown image is 125 and makes no container" {
     run --separate-stderr sk run --pull never nope:1 true
     [ "$status" -eq 125 ]

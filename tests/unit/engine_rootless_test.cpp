@@ -13,6 +13,9 @@ TEST_CASE("rootless: which commands join the user's namespace", "[rootless]") {
     CHECK(rootless_command_needs_namespace(V{"--root", "/x", "--runroot", "/y", "exec", "c", "ls"}));
     CHECK(rootless_command_needs_namespace(V{"container", "rm", "-f", "c"}));
     CHECK(rootless_command_needs_namespace(V{"container", "prune", "-f"}));
+    CHECK(rootless_command_needs_namespace(V{"container", "remove", "c"}));
+    CHECK(rootless_command_needs_namespace(V{"container", "run", "--rm", "busybox"}));
+    CHECK(!rootless_command_needs_namespace(V{"container", "ls", "-a"}));
     CHECK(rootless_command_needs_namespace(V{"system", "prune"}));
     CHECK(rootless_command_needs_namespace(V{"container-exited", "id", "0"}));
     CHECK(!rootless_command_needs_namespace(V{"pull", "busybox"}));
