@@ -68,7 +68,10 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
     // two names and unlinking the old content leaves a state file that is soon replaced
     // again in the page cache. Without fsync a power loss may then leave it empty rather
     // than old, which `atomic` allows; `synced` data is on disk before the swap anyway.
-    if (durability == Durability::atomic &&
+    // Only a regular file is swapped out (a directory or symlink in its place keeps rename's
+    // refusal or replacement).
+    struct stat old_file;
+    if (durability == Durability::atomic && ::lstat(path.c_str(), &old_file) == 0 && S_ISREG(old_file.st_mode) &&
         ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0) {
         ::unlink(tmp.c_str());
         return ok();

@@ -115,3 +115,17 @@ TEST_CASE("write_file_atomic replaces a file whole, with either durability, and 
         REQUIRE(::unlink(path.c_str()) == 0);
     }
 }
+
+TEST_CASE("write_file_atomic does not swap a directory or a symlink out of the way", "[fs]") {
+    TempRoot root;
+    const std::string dir = root.dir + "/taken";
+    REQUIRE(mkdir_p(dir + "/inside").has_value());
+    REQUIRE_FALSE(write_file_atomic(dir, "x", 0600, Durability::atomic).has_value());
+    CHECK(is_directory(dir + "/inside"));
+    REQUIRE(::symlink("elsewhere", (root.dir + "/link").c_str()) == 0);
+    REQUIRE(write_file_atomic(root.dir + "/link", "y", 0600, Durability::atomic).has_value());
+    char target[64] = {};
+    CHECK(::readlink((root.dir + "/link").c_str(), target, sizeof target - 1) < 0);  // replaced, as rename does
+    CHECK(read_file(root.dir + "/link").value() == "y");
+    CHECK_FALSE(path_exists(root.dir + "/elsewhere"));
+}
