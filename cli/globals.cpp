@@ -38,13 +38,24 @@ CLI::App* add_command(CLI::App& parent, const GlobalOptions& globals, const std:
                       const std::string& description, std::initializer_list<std::string> aliases) {
     CLI::App* command = parent.add_subcommand(name, description);
     for (const auto& alias : aliases) command->alias(alias);
+    return line_names(globals, *command) ? command : nullptr;
+}
+
+bool line_names(const GlobalOptions& globals, const CLI::App& command) {
     // The command's path below the top level, outermost first.
     std::vector<const CLI::App*> path;
-    for (const CLI::App* node = command; node->get_parent() != nullptr; node = node->get_parent())
+    for (const CLI::App* node = &command; node->get_parent() != nullptr; node = node->get_parent())
         path.insert(path.begin(), node);
     for (size_t level = 0; level < path.size() && level < globals.command_words.size(); ++level)
-        if (!path[level]->check_name(globals.command_words[level])) return nullptr;
-    return command;
+        if (!path[level]->check_name(globals.command_words[level])) return false;
+    return true;
+}
+
+CLI::App* add_group(CLI::App& parent, const GlobalOptions& globals, const std::string& name,
+                    const std::string& description) {
+    CLI::App* group = parent.add_subcommand(name, description);
+    group->require_subcommand(1);
+    return line_names(globals, *group) ? group : nullptr;
 }
 
 CLI::App& container_group(CLI::App& app) {

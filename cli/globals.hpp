@@ -31,8 +31,17 @@ std::vector<std::string> command_words_of(const std::vector<std::string>& args);
 CLI::App* add_command(CLI::App& parent, const GlobalOptions& globals, const std::string& name,
                       const std::string& description, std::initializer_list<std::string> aliases = {});
 
+// Whether the command line names COMMAND (or names no command at all): add_command's test.
+bool line_names(const GlobalOptions& globals, const CLI::App& command);
+
+// Registers a group (`image`, `volume`, ...) that wants a subcommand; returns it for its
+// subcommands only when the line names it (a group's subcommands are reachable only then).
+CLI::App* add_group(CLI::App& parent, const GlobalOptions& globals, const std::string& name,
+                    const std::string& description);
+
 // Docker's `container` management command (`container ls`, `container run`, ...): the one
-// group every file that adds to it shares, made by whichever asks first.
+// group every file that adds to it shares, made by whichever asks first. Its subcommands
+// are worth adding only when line_names(globals, container_group(app)).
 CLI::App& container_group(CLI::App& app);
 
 // The store the flags (or the defaults for this user) name; relative paths made absolute.

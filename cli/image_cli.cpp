@@ -510,24 +510,25 @@ void add_image_commands(CLI::App& app, const GlobalOptions& globals, int& exit_c
     add_login(&app, globals, exit_code);
     add_logout(&app, globals, exit_code);
     // ... and the `image` management command.
-    auto* image = app.add_subcommand("image", "manage images");
-    image->require_subcommand(1);
-    add_images(image, "ls", globals, exit_code);
-    add_inspect(image, "inspect", globals, exit_code);
-    add_history(image, globals, exit_code);
-    add_tag(image, globals, exit_code);
-    add_rmi(image, "rm", globals, exit_code);
-    add_image_prune(image, globals, exit_code);
-    add_pull(image, globals, exit_code);
-    add_push(image, globals, exit_code);
-    add_save(image, globals, exit_code);
-    add_load(image, globals, exit_code);
-    add_import(image, globals, exit_code);
-    add_inspect(&container_group(app), "inspect", globals, exit_code);
-    auto* system = app.add_subcommand("system", "manage the store");
-    system->require_subcommand(1);
-    add_system_check(system, globals, exit_code);
-    add_system_commands(system, globals, exit_code);
+    if (auto* image = add_group(app, globals, "image", "manage images")) {
+        add_images(image, "ls", globals, exit_code);
+        add_inspect(image, "inspect", globals, exit_code);
+        add_history(image, globals, exit_code);
+        add_tag(image, globals, exit_code);
+        add_rmi(image, "rm", globals, exit_code);
+        add_image_prune(image, globals, exit_code);
+        add_pull(image, globals, exit_code);
+        add_push(image, globals, exit_code);
+        add_save(image, globals, exit_code);
+        add_load(image, globals, exit_code);
+        add_import(image, globals, exit_code);
+    }
+    CLI::App& container = container_group(app);
+    if (line_names(globals, container)) add_inspect(&container, "inspect", globals, exit_code);
+    if (auto* system = add_group(app, globals, "system", "manage the store")) {
+        add_system_check(system, globals, exit_code);
+        add_system_commands(system, globals, exit_code);
+    }
 }
 
 }  // namespace skiff::cli

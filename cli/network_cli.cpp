@@ -246,8 +246,8 @@ void add_disconnect(CLI::App* group, const GlobalOptions& globals, int& exit_cod
 }  // namespace
 
 void add_network_commands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
-    auto* group = app.add_subcommand("network", "manage networks");
-    group->require_subcommand(1);
+    auto* group = add_group(app, globals, "network", "manage networks");
+    if (!group) return;
     add_create(group, globals, exit_code);
     add_ls(group, globals, exit_code);
     add_inspect(group, globals, exit_code);

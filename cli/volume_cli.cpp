@@ -313,15 +313,16 @@ void add_system_prune(CLI::App* system, const GlobalOptions& globals, int& exit_
 }  // namespace
 
 void add_volume_commands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
-    auto* volume = app.add_subcommand("volume", "manage volumes");
-    volume->require_subcommand(1);
-    add_volume_create(volume, globals, exit_code);
-    add_volume_ls(volume, globals, exit_code);
-    add_volume_inspect(volume, globals, exit_code);
-    add_volume_rm(volume, globals, exit_code);
-    add_volume_prune(volume, globals, exit_code);
+    if (auto* volume = add_group(app, globals, "volume", "manage volumes")) {
+        add_volume_create(volume, globals, exit_code);
+        add_volume_ls(volume, globals, exit_code);
+        add_volume_inspect(volume, globals, exit_code);
+        add_volume_rm(volume, globals, exit_code);
+        add_volume_prune(volume, globals, exit_code);
+    }
 
-    add_container_prune(&container_group(app), globals, exit_code);
+    CLI::App& container = container_group(app);
+    if (line_names(globals, container)) add_container_prune(&container, globals, exit_code);
 }
 
 void add_system_commands(CLI::App* system, const GlobalOptions& globals, int& exit_code) {
