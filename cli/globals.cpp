@@ -1,5 +1,6 @@
 #include "cli/globals.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <unistd.h>
 
@@ -34,8 +35,22 @@ std::vector<std::string> command_words_of(const std::vector<std::string>& args) 
     return words;
 }
 
+namespace {
+
+// A top-level command other than the one the line names is not even registered: CLI11 would
+// build an app (help flag and all) for each. (No command named: all are, for --help.)
+bool skipped_at_top(const CLI::App& parent, const GlobalOptions& globals, const std::string& name,
+                    std::initializer_list<std::string> aliases) {
+    if (parent.get_parent() != nullptr || globals.command_words.empty()) return false;
+    const std::string& word = globals.command_words[0];
+    return word != name && std::find(aliases.begin(), aliases.end(), word) == aliases.end();
+}
+
+}  // namespace
+
 CLI::App* add_command(CLI::App& parent, const GlobalOptions& globals, const std::string& name,
                       const std::string& description, std::initializer_list<std::string> aliases) {
+    if (skipped_at_top(parent, globals, name, aliases)) return nullptr;
     CLI::App* command = parent.add_subcommand(name, description);
     for (const auto& alias : aliases) command->alias(alias);
     return line_names(globals, *command) ? command : nullptr;
@@ -53,16 +68,16 @@ bool line_names(const GlobalOptions& globals, const CLI::App& command) {
 
 CLI::App* add_group(CLI::App& parent, const GlobalOptions& globals, const std::string& name,
                     const std::string& description) {
+    if (skipped_at_top(parent, globals, name, {})) return nullptr;
     CLI::App* group = parent.add_subcommand(name, description);
     group->require_subcommand(1);
     return line_names(globals, *group) ? group : nullptr;
 }
 
-CLI::App& container_group(CLI::App& app) {
-    for (auto* sub : app.get_subcommands([](CLI::App* a) { return a->get_name() == "container"; })) return *sub;
-    auto* group = app.add_subcommand("container", "manage containers");
-    group->require_subcommand(1);
-    return *group;
+CLI::App* container_group(CLI::App& app, const GlobalOptions& globals) {
+    for (auto* sub : app.get_subcommands([](CLI::App* a) { return a->get_name() == "container"; }))
+        return line_names(globals, *sub) ? sub : nullptr;
+    return add_group(app, globals, "container", "manage containers");
 }
 
 engine::Store open_store(const GlobalOptions& globals) {

@@ -26,8 +26,9 @@ std::vector<std::string> command_words_of(const std::vector<std::string>& args);
 
 // Registers NAME under PARENT and returns it when its options are worth building: when the
 // command line names it, or names no command at all (`skiff --help`). Any other command is
-// returned as nullptr after being registered bare (a name and a line for --help): building
-// the options of every command costs about a millisecond of each start, `run`'s included.
+// nullptr: under a group it is registered bare (a name and a line for the group's --help);
+// at the top it is not registered at all. Building every command costs about a millisecond
+// of each start, `run`'s included.
 CLI::App* add_command(CLI::App& parent, const GlobalOptions& globals, const std::string& name,
                       const std::string& description, std::initializer_list<std::string> aliases = {});
 
@@ -40,9 +41,9 @@ CLI::App* add_group(CLI::App& parent, const GlobalOptions& globals, const std::s
                     const std::string& description);
 
 // Docker's `container` management command (`container ls`, `container run`, ...): the one
-// group every file that adds to it shares, made by whichever asks first. Its subcommands
-// are worth adding only when line_names(globals, container_group(app)).
-CLI::App& container_group(CLI::App& app);
+// group every file that adds to it shares, made by whichever asks first; nullptr, as from
+// add_group, when the line names another command.
+CLI::App* container_group(CLI::App& app, const GlobalOptions& globals);
 
 // The store the flags (or the defaults for this user) name; relative paths made absolute.
 engine::Store open_store(const GlobalOptions& globals);

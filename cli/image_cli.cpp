@@ -523,8 +523,7 @@ void add_image_commands(CLI::App& app, const GlobalOptions& globals, int& exit_c
         add_load(image, globals, exit_code);
         add_import(image, globals, exit_code);
     }
-    CLI::App& container = container_group(app);
-    if (line_names(globals, container)) add_inspect(&container, "inspect", globals, exit_code);
+    if (auto* container = container_group(app, globals)) add_inspect(container, "inspect", globals, exit_code);
     if (auto* system = add_group(app, globals, "system", "manage the store")) {
         add_system_check(system, globals, exit_code);
         add_system_commands(system, globals, exit_code);

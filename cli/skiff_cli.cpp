@@ -36,10 +36,10 @@ int skiff_main(const std::string& program, std::vector<std::string> args) {
     add_container_extra_commands(app, globals, exit_code);
     add_cp_command(app, globals, exit_code);
     // The same commands in Docker's management form: `container run`, `container ls`, ...
-    if (CLI::App& container = container_group(app); line_names(globals, container)) {
-        add_container_commands(container, globals, exit_code);
-        add_container_extra_commands(container, globals, exit_code);
-        add_cp_command(container, globals, exit_code);
+    if (auto* container = container_group(app, globals)) {
+        add_container_commands(*container, globals, exit_code);
+        add_container_extra_commands(*container, globals, exit_code);
+        add_cp_command(*container, globals, exit_code);
     }
     add_image_commands(app, globals, exit_code);
     add_volume_commands(app, globals, exit_code);

@@ -321,8 +321,7 @@ void add_volume_commands(CLI::App& app, const GlobalOptions& globals, int& exit_
         add_volume_prune(volume, globals, exit_code);
     }
 
-    CLI::App& container = container_group(app);
-    if (line_names(globals, container)) add_container_prune(&container, globals, exit_code);
+    if (auto* container = container_group(app, globals)) add_container_prune(container, globals, exit_code);
 }
 
 void add_system_commands(CLI::App* system, const GlobalOptions& globals, int& exit_code) {
