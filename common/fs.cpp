@@ -85,6 +85,12 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
     return ok();
 }
 
+std::optional<FileIdentity> file_identity(const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    return FileIdentity{st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+}
+
 Status write_file(const std::string& path, const std::string& content) {
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
     if (!fd) return sys_error("open " + path);

@@ -1,6 +1,10 @@
 // Small file helpers: whole-file reads, atomic writes, directory creation.
 #pragma once
 
+#include <sys/types.h>
+
+#include <ctime>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +36,20 @@ Status mkdir_p(const std::string& path, mode_t mode = 0755);
 Status remove_tree(const std::string& path);
 // fsync a directory so a rename into it survives a crash (best effort: errors ignored).
 void fsync_directory(const std::string& dir);
+
+// What tells one version of a file from another without reading it, for caches of what a
+// process wrote or read itself: device, inode, size and modification time.
+struct FileIdentity {
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = 0;
+    timespec modified{};
+    bool operator==(const FileIdentity& o) const {
+        return device == o.device && inode == o.inode && size == o.size && modified.tv_sec == o.modified.tv_sec &&
+               modified.tv_nsec == o.modified.tv_nsec;
+    }
+};
+std::optional<FileIdentity> file_identity(const std::string& path);
 
 bool path_exists(const std::string& path);
 bool is_directory(const std::string& path);

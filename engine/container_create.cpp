@@ -14,6 +14,7 @@
 #include "engine/helper_binaries.hpp"
 #include "engine/volumes.hpp"
 #include "overlay/container_rootfs.hpp"
+#include "runtime/spec.hpp"
 
 namespace skiff::engine {
 namespace {
@@ -133,12 +134,17 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
         }
         SKIFF_CHECK(rootless_spec(*spec));  // not root: a user namespace, no cgroup (engine/rootless.hpp)
         if (!(*spec)["linux"].contains("cgroupsPath")) cgroup.clear();
-        SKIFF_CHECK(write_file_atomic(path_join(dir, "config.json"), spec->dump(2), 0600,
+        const std::string config_path = path_join(dir, "config.json");
+        std::string config_text = spec->dump(2);
+        SKIFF_CHECK(write_file_atomic(config_path, config_text, 0600,
                                       request.auto_remove ? Durability::atomic : Durability::synced));
         std::vector<std::string> command;
         if (spec->contains("process") && (*spec)["process"].contains("args"))
             command = (*spec)["process"]["args"].get<std::vector<std::string>>();
         std::string hostname = spec->value("hostname", "");
+        // `run` starts it from this process next: the runtime takes the spec as built.
+        if (request.keep_rootfs_mounted)
+            runtime::remember_written_spec(config_path, std::move(*spec), std::move(config_text));
         return containers.update(created.id, [&](state::ContainerRecord& r) -> Status {
             r.mounts = mounts;
             r.command = command;

@@ -15,6 +15,7 @@
 #include "common/fd.hpp"
 #include "common/fs.hpp"
 #include "engine/containers.hpp"
+#include "runtime/spec.hpp"
 #include "runtime/state_store.hpp"
 
 namespace skiff::engine {
@@ -124,7 +125,11 @@ Status set_config_netns(const std::string& dir, const std::string& path) {
         changed = true;
     }
     if (!changed) return ok();
-    return write_file_atomic(file, spec.dump(2), 0600, Durability::atomic);
+    std::string updated = spec.dump(2);
+    SKIFF_CHECK(write_file_atomic(file, updated, 0600, Durability::atomic));
+    // The runtime's create reads it next in this process (runtime/spec.hpp).
+    runtime::remember_written_spec(file, std::move(spec), std::move(updated));
+    return ok();
 }
 
 // ---- /etc/hosts ----------------------------------------------------------------------------

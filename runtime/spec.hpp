@@ -175,6 +175,10 @@ struct LoadedSpec {
     std::string text;
 };
 Result<LoadedSpec> load_spec_and_text(const std::string& bundle_dir);
+// A config.json this process has just written (the engine's `run` creates the container's
+// bundle, then the runtime's create reads it in the same process): kept parsed, so that
+// load_spec_and_text does not read and parse it back while the file is still that one.
+void remember_written_spec(const std::string& config_path, nlohmann::json doc, std::string text);
 
 // The default spec `skiff-runtime spec` writes (runc's shape: sh in a busybox-like rootfs).
 nlohmann::json default_spec_json(bool rootless);

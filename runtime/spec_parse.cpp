@@ -607,8 +607,39 @@ Result<Spec> parse_spec(const std::string& json_text) {
     return parse_spec(doc);
 }
 
+namespace {
+
+struct WrittenSpec {
+    std::string path;
+    FileIdentity file;
+    json doc;
+    std::string text;
+};
+
+std::optional<WrittenSpec>& written_spec() {
+    static std::optional<WrittenSpec> last;
+    return last;
+}
+
+}  // namespace
+
+void remember_written_spec(const std::string& config_path, nlohmann::json doc, std::string text) {
+    auto file = file_identity(config_path);
+    if (!file) return;
+    written_spec() = WrittenSpec{config_path, *file, std::move(doc), std::move(text)};
+}
+
 Result<LoadedSpec> load_spec_and_text(const std::string& bundle_dir) {
     const std::string config_path = path_join(bundle_dir, "config.json");
+    if (auto& written = written_spec(); written && written->path == config_path) {
+        WrittenSpec taken = std::move(*written);  // one use: create reads its bundle once
+        written.reset();
+        if (auto file = file_identity(config_path); file && *file == taken.file) {
+            auto spec = parse_spec(taken.doc);
+            if (!spec) return std::unexpected(std::move(spec).error().context(config_path));
+            return LoadedSpec{std::move(*spec), std::move(taken.text)};
+        }
+    }
     SKIFF_TRY(text, read_file_limited(config_path, kMaxConfigBytes));
     auto spec = parse_spec(text);
     if (!spec) return std::unexpected(std::move(spec).error().context(config_path));

@@ -147,23 +147,6 @@ Result<Spec> StateStore::load_config(const std::string& id) const {
 
 namespace {
 
-struct FileIdentity {
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t size = 0;
-    timespec modified{};
-    bool operator==(const FileIdentity& o) const {
-        return device == o.device && inode == o.inode && size == o.size && modified.tv_sec == o.modified.tv_sec &&
-               modified.tv_nsec == o.modified.tv_nsec;
-    }
-};
-
-std::optional<FileIdentity> identity_of(const std::string& path) {
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-    return FileIdentity{st.st_dev, st.st_ino, st.st_size, st.st_mtim};
-}
-
 struct RememberedHooks {
     FileIdentity file;
     std::optional<Hooks> hooks;
@@ -179,14 +162,14 @@ std::map<std::string, RememberedHooks>& remembered_hooks() {
 
 void StateStore::remember_hooks(const std::string& id, const std::optional<Hooks>& hooks) const {
     std::string path = config_of(id);
-    if (auto file = identity_of(path)) remembered_hooks()[path] = {*file, hooks};
+    if (auto file = file_identity(path)) remembered_hooks()[path] = {*file, hooks};
 }
 
 Result<std::optional<Hooks>> StateStore::load_hooks(const std::string& id) const {
     std::string path = config_of(id);
     auto& cache = remembered_hooks();
     if (auto it = cache.find(path); it != cache.end()) {
-        if (auto file = identity_of(path); file && *file == it->second.file) return it->second.hooks;
+        if (auto file = file_identity(path); file && *file == it->second.file) return it->second.hooks;
         cache.erase(it);
     }
     SKIFF_TRY(spec, load_config(id));

@@ -638,6 +638,34 @@ TEST_CASE("load_spec reads <bundle>/config.json", "[spec]") {
     }
 }
 
+TEST_CASE("a spec this process wrote is taken as written, once, while the file is still it", "[spec]") {
+    TempDir bundle;
+    const std::string config = bundle.path + "/config.json";
+    auto doc = nlohmann::json::parse(kFullConfig);
+    REQUIRE(skiff::write_file_atomic(config, kFullConfig));
+    // The remembered document says "remembered": proof it was used instead of the file.
+    auto remembered = doc;
+    remembered["hostname"] = "remembered";
+    skiff::runtime::remember_written_spec(config, remembered, "as written");
+    auto loaded = skiff::runtime::load_spec_and_text(bundle.path);
+    REQUIRE(loaded);
+    CHECK(loaded->spec.hostname == "remembered");
+    CHECK(loaded->text == "as written");
+    // Once only: the next load reads the file.
+    loaded = skiff::runtime::load_spec_and_text(bundle.path);
+    REQUIRE(loaded);
+    CHECK(loaded->spec.hostname == "box");
+
+    SECTION("a file replaced since is read, not the remembered one") {
+        skiff::runtime::remember_written_spec(config, remembered, "as written");
+        REQUIRE(skiff::write_file_atomic(config, kFullConfig));
+        loaded = skiff::runtime::load_spec_and_text(bundle.path);
+        REQUIRE(loaded);
+        CHECK(loaded->spec.hostname == "box");
+        CHECK(loaded->text == kFullConfig);
+    }
+}
+
 TEST_CASE("Spec namespace lookup", "[spec]") {
     auto spec = parse_spec(full_config());
     REQUIRE(spec);
