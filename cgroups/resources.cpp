@@ -42,6 +42,8 @@ Result<std::optional<uint64_t>> get_uint(const json& obj, const char* key, const
     const json* v = member(obj, key);
     if (!v) return std::nullopt;
     if (v->is_number_unsigned()) return v->get<uint64_t>();
+    // A document built in memory (not parsed from text) holds non-negative numbers as signed.
+    if (v->is_number_integer() && v->get<int64_t>() >= 0) return static_cast<uint64_t>(v->get<int64_t>());
     if (v->is_number_integer()) return bad(field, "must be >= 0, got " + v->dump());
     return bad(field, "must be a non-negative integer, got " + v->dump());
 }

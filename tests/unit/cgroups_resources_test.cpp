@@ -149,6 +149,19 @@ TEST_CASE("validate_resources: accepts empty, null and a full valid object", "[c
     })")) == "");
 }
 
+TEST_CASE("validate_resources: a document built in memory (signed numbers) is read like parsed text", "[cgroups][resources]") {
+    // The engine hands the runtime the spec it built (runtime/spec.hpp remember_written_spec):
+    // there 100000 is a signed integer, where parsed text would make it unsigned.
+    json built;
+    built["cpu"]["period"] = int64_t(100000);
+    built["cpu"]["quota"] = int64_t(100000);
+    built["pids"]["limit"] = int64_t(10);
+    built["memory"]["limit"] = int64_t(67108864);
+    CHECK(validation_error(built) == "");
+    built["cpu"]["period"] = int64_t(-1);
+    CHECK(validation_error(built) == "linux.resources.cpu.period: must be >= 0, got -1");
+}
+
 TEST_CASE("validate_resources: errors name the field", "[cgroups][resources]") {
     struct Case {
         const char* json;
