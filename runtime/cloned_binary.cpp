@@ -26,13 +26,14 @@ constexpr int kSizeSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW;
 // never does and is enough here: nobody has the copy mapped writable, so it
 // forbids every write that could follow. F_SEAL_WRITE is added when it can be.
 Status seal_memfd(int fd, const char* what) {
-    if (::fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE) != 0) return sys_error(std::string("seal ") + what);
+    auto failed = [what] { return sys_error(std::string("seal ") + what); };
+    if (::fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE) != 0) return failed();
     for (int attempt = 0; attempt < 3; ++attempt) {
         if (::fcntl(fd, F_ADD_SEALS, kSizeSeals | F_SEAL_WRITE) == 0) return {};
-        if (errno != EBUSY) return sys_error(std::string("seal ") + what);
+        if (errno != EBUSY) return failed();
         ::usleep(1000);
     }
-    if (::fcntl(fd, F_ADD_SEALS, kSizeSeals) != 0) return sys_error(std::string("seal ") + what);
+    if (::fcntl(fd, F_ADD_SEALS, kSizeSeals) != 0) return failed();
     return {};
 }
 }  // namespace
@@ -60,7 +61,7 @@ Status reexec_from_sealed_copy(char** argv) {
         }
         if (n == 0) break;
     }
-    if (auto sealed = seal_memfd(copy.get(), "the runtime copy"); !sealed) return sealed;
+    SKIFF_CHECK(seal_memfd(copy.get(), "the runtime copy"));
     ::fexecve(copy.get(), argv, environ);
     return sys_error("execute the sealed runtime copy");
 }
@@ -80,7 +81,7 @@ Result<UniqueFd> sealed_exec_stub_if_needed() {
         data += n;
         left -= static_cast<size_t>(n);
     }
-    if (auto sealed = seal_memfd(stub.get(), "the exec stub"); !sealed) return std::unexpected(sealed.error());
+    SKIFF_CHECK(seal_memfd(stub.get(), "the exec stub"));
     return stub;
 }
 
