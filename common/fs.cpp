@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -152,6 +154,23 @@ Status remove_tree(const std::string& path) {
     if (auto r = remove_tree_at(AT_FDCWD, path.c_str()); !r)
         return std::unexpected(r.error().context("remove " + path));
     return ok();
+}
+
+Status remove_tree_detached(const std::string& path) {
+    pid_t child = ::fork();
+    if (child < 0) return remove_tree(path);  // no process to spare: the caller waits after all
+    if (child > 0) return ok();
+    // Nothing of the caller's may stay open here: a pipe kept open would keep a reader of the
+    // caller's output waiting, a lock kept would block the next command.
+    ::setsid();
+    int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
+    ::close_range(3, ~0U, 0);
+    (void)::setpriority(PRIO_PROCESS, 0, 10);
+    // Best effort, lowest level of the best-effort class (IOPRIO_CLASS_BE << 13 | 7).
+    (void)::syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 7);
+    (void)::chdir("/");
+    ::_exit(remove_tree(path) ? 0 : 1);
 }
 
 bool path_exists(const std::string& path) {

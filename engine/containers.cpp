@@ -98,6 +98,11 @@ std::string exit_code_path(const Store& store, const std::string& id) {
     return path_join(path_join(store.options.runroot, "exits"), id);
 }
 
+// What rm does once PID 1 is gone: the runtime's state, the network, the rootfs mount, the
+// record and its files, and (volumes) the anonymous volumes no other container mounts.
+Status remove_stopped(const Store& store, state::ContainerStore& containers, const state::ContainerRecord& record,
+                      bool volumes, state::TreeRemoval files);
+
 void remove_if_auto(const Store& store, const std::string& id) {
     auto containers = container_store(store);
     auto record = containers.load(id);
@@ -514,8 +519,13 @@ Result<int> start_attached(const Store& store, std::string_view container) {
     log.echo_to(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3), ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3));
     auto outcome = run_once(store, record.id, record.tty, stdin_fd, log,
                             [&](pid_t pid) { mark_running(containers, record.id, pid); });
-    record_exit(store, containers, record.id, outcome.exit_code, true);
-    remove_if_auto(store, record.id);
+    // A --rm container goes at once, without an exit record first that nobody could read
+    // (unless a `restart` holds it); the CLI returns once it is out of sight, its files go after.
+    auto latest = containers.load(record.id);
+    bool remove_now = latest && latest->auto_remove &&
+                      !(latest->config.is_object() && latest->config.value("restarting", false));
+    if (!remove_now || !remove_stopped(store, containers, *latest, true, state::TreeRemoval::detached))
+        record_exit(store, containers, record.id, outcome.exit_code, true);
     if (outcome.start_error) {
         Error e = *outcome.start_error;
         std::fprintf(stderr, "Error: %s\n", e.message().c_str());
@@ -602,7 +612,41 @@ Status stop_container(const Store& store, std::string_view container, int timeou
     return ok();
 }
 
-Status remove_container(const Store& store, std::string_view container, bool force, bool volumes) {
+namespace {
+Status remove_stopped(const Store& store, state::ContainerStore& containers, const state::ContainerRecord& record,
+                      bool volumes, state::TreeRemoval files) {
+    auto deleted = runtime::delete_container(runtime_options(store), record.id, true);
+    // The runtime's state went with the runroot (a reboot): its cgroup may still be there.
+    if (!deleted && record.config.is_object() && record.config.contains("cgroup")) {
+        if (auto root = cgroups::find_unified_root()) {
+            cgroups::Group group(*root, record.config["cgroup"].get<std::string>());
+            (void)group.kill_all();
+            (void)group.remove();
+        }
+    }
+    end_container_network(store, record.id);
+    SKIFF_CHECK(unmount_rootfs(rootfs_of(containers, record.id)));
+    SKIFF_CHECK(containers.remove(record.id, files));
+    bool has_volume = std::any_of(record.mounts.begin(), record.mounts.end(),
+                                  [](const state::MountRecord& m) { return m.type == "volume"; });
+    if (volumes && has_volume) {
+        // Anonymous volumes go with their container (named ones outlive it), unless another
+        // container still mounts them. (Finding the users reads every record: only then.)
+        auto users = volume_users(store);
+        for (const auto& m : record.mounts) {
+            if (m.type != "volume") continue;
+            auto volume = find_volume(store, m.volume_name);
+            if (!volume || !volume->anonymous) continue;
+            if (auto it = users.find(m.volume_name); it != users.end() && !it->second.empty()) continue;
+            (void)remove_volume(store, m.volume_name);
+        }
+    }
+    return ok();
+}
+}  // namespace
+
+Status remove_container(const Store& store, std::string_view container, bool force, bool volumes,
+                        state::TreeRemoval files) {
     auto containers = container_store(store);
     SKIFF_TRY(found, containers.find(container));
     SKIFF_TRY(record, reconcile(store, found));
@@ -620,33 +664,7 @@ Status remove_container(const Store& store, std::string_view container, bool for
         if (!wait_stopped(store, record.id, std::chrono::seconds(10)))
             return fail("container " + record.id.substr(0, 12) + " did not stop after SIGKILL");
     }
-    auto deleted = runtime::delete_container(runtime_options(store), record.id, true);
-    // The runtime's state went with the runroot (a reboot): its cgroup may still be there.
-    if (!deleted && record.config.is_object() && record.config.contains("cgroup")) {
-        if (auto root = cgroups::find_unified_root()) {
-            cgroups::Group group(*root, record.config["cgroup"].get<std::string>());
-            (void)group.kill_all();
-            (void)group.remove();
-        }
-    }
-    end_container_network(store, record.id);
-    SKIFF_CHECK(unmount_rootfs(rootfs_of(containers, record.id)));
-    SKIFF_CHECK(containers.remove(record.id));
-    bool has_volume = std::any_of(record.mounts.begin(), record.mounts.end(),
-                                  [](const state::MountRecord& m) { return m.type == "volume"; });
-    if (volumes && has_volume) {
-        // Anonymous volumes go with their container (named ones outlive it), unless another
-        // container still mounts them. (Finding the users reads every record: only then.)
-        auto users = volume_users(store);
-        for (const auto& m : record.mounts) {
-            if (m.type != "volume") continue;
-            auto volume = find_volume(store, m.volume_name);
-            if (!volume || !volume->anonymous) continue;
-            if (auto it = users.find(m.volume_name); it != users.end() && !it->second.empty()) continue;
-            (void)remove_volume(store, m.volume_name);
-        }
-    }
-    return ok();
+    return remove_stopped(store, containers, record, volumes, files);
 }
 
 Result<ExecOutcome> exec_in_container(const Store& store, std::string_view container, const ExecRequest& request) {

@@ -93,6 +93,9 @@ Result<DiskUsage> disk_usage(const Store& store) {
 Result<ContainerPruneReport> prune_containers(const Store& store) {
     ContainerPruneReport report;
     auto containers = container_store(store);
+    // What killed removals left (a `run --rm` whose remover died, an `rm` killed midway),
+    // untouched for a minute so a live remover is spared.
+    if (auto swept = containers.remove_stale(); !swept) report.failures.push_back(swept.error());
     SKIFF_TRY(records, containers.list());
     for (const auto& found : records) {
         auto record = reconcile(store, found);

@@ -528,7 +528,7 @@ skiff::Status ContainerStore::rename(std::string_view id, std::string_view new_n
     return ok();
 }
 
-skiff::Status ContainerStore::remove(std::string_view id) {
+skiff::Status ContainerStore::remove(std::string_view id, TreeRemoval how) {
     if (!valid_id(id)) return no_such_container(id);
     const std::string containers = containers_dir();
     const std::string dir = dir_of(id);
@@ -556,6 +556,7 @@ skiff::Status ContainerStore::remove(std::string_view id) {
         }
     }
     // The tree may be large (the writable layer): names.lock is already released.
+    if (how == TreeRemoval::detached) return remove_tree_detached(doomed);
     return remove_tree(doomed);
 }
 

@@ -213,6 +213,11 @@ run_trapping() { sk run -d --name "$1" bb:1 sh -c 'trap "echo got-term; exit 0" 
     same "$(container_ids)" ""
     same "$(our_mounts)" ""
     same "$(ls "$RR/runtime" 2>/dev/null)" ""
+    # The writable layer goes from a process of its own after the CLI returned (a reader
+    # of the output got EOF above, so it holds none of it); soon nothing is left.
+    sk run --rm bb:1 sh -c 'head -c 1000000 /dev/zero > /big'
+    wait_for 50 bash -c "[ -z \"\$(ls -A '$R/containers' | grep -v '^names\.')\" ]"
+    same "$(ls -A "$R/containers")" "$(printf 'names.json\nnames.lock')"
 }
 
 @test "run --rm: a volatile overlay (nothing synced for files about to go); a kept container's is not" {

@@ -1,7 +1,9 @@
 // Path resolution inside a root: symlinks pointing out of the root must stay inside.
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -128,4 +130,28 @@ TEST_CASE("write_file_atomic does not swap a directory or a symlink out of the w
     CHECK(::readlink((root.dir + "/link").c_str(), target, sizeof target - 1) < 0);  // replaced, as rename does
     CHECK(read_file(root.dir + "/link").value() == "y");
     CHECK_FALSE(path_exists(root.dir + "/elsewhere"));
+}
+
+TEST_CASE("remove_tree_detached returns at once and the tree goes from a process of its own", "[fs]") {
+    TempRoot root;
+    const std::string doomed = root.dir + "/doomed";
+    REQUIRE(mkdir_p(doomed + "/a/b").has_value());
+    REQUIRE(write_file_atomic(doomed + "/a/b/file", "data").has_value());
+    // Whoever reads our output must not wait for the remover: it keeps no fd of ours.
+    int out[2];
+    REQUIRE(::pipe(out) == 0);
+    REQUIRE(remove_tree_detached(doomed).has_value());
+    ::close(out[1]);
+    struct pollfd end_of_file {out[0], POLLIN, 0};
+    REQUIRE(::poll(&end_of_file, 1, 5000) == 1);  // a remover holding the write end would time out
+    char byte;
+    CHECK(::read(out[0], &byte, 1) == 0);
+    ::close(out[0]);
+    for (int i = 0; i < 500 && path_exists(doomed); ++i) ::usleep(10000);
+    CHECK_FALSE(path_exists(doomed));
+    CHECK(is_directory(root.dir));
+    // The remover is our child until we exit: reap it, so it is really gone.
+    int status = 0;
+    CHECK(::waitpid(-1, &status, 0) > 0);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
 }

@@ -354,6 +354,23 @@ TEST_CASE("update under the lock, rename, remove", "[state]") {
         reuse.name = "db";
         CHECK(store.create(reuse));
     }
+    SECTION("a detached remove frees the name at once; the files go after") {
+        REQUIRE(store.remove(db->id, state::TreeRemoval::detached));
+        CHECK(store.find("db").error().code == ENOENT);
+        CHECK_FALSE(skiff::path_exists(store.dir_of(db->id)));
+        int status = 0;
+        REQUIRE(::waitpid(-1, &status, 0) > 0);  // the remover, a child of ours until we exit
+        CHECK(entries(store.containers_dir()) == std::set<std::string>{"names.json", "names.lock"});
+    }
+    SECTION("remove_stale sweeps what a killed remover left, spares a fresh one") {
+        const std::string left = store.containers_dir() + "/.removing-" + db->id;
+        REQUIRE(skiff::mkdir_p(left + "/upper/etc").has_value());
+        CHECK(store.remove_stale(60));
+        CHECK(skiff::path_exists(left));  // may still be under a live remover
+        CHECK(store.remove_stale(0));
+        CHECK_FALSE(skiff::path_exists(left));
+        CHECK(store.find("db").value().id == db->id);
+    }
     SECTION("a lock held across remove sees the container gone") {
         auto held = store.lock(db->id);
         REQUIRE(held);
