@@ -1,5 +1,6 @@
 #include "engine/default_seccomp.hpp"
 
+#include <seccomp.h>
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -7,6 +8,9 @@
 #include <initializer_list>
 #include <string_view>
 #include <utility>
+
+#include "common/digest.hpp"
+#include "common/fs.hpp"
 
 namespace skiff::engine {
 
@@ -465,6 +469,29 @@ Result<json> seccomp_profile_to_oci(const json& profile, const SeccompTarget& ta
         }
     }
     if (!syscalls.empty()) oci["syscalls"] = std::move(syscalls);
+    return oci;
+}
+
+Result<json> cached_default_seccomp_oci(const SeccompTarget& target, const std::string& cache_dir) {
+    auto exe = file_identity("/proc/self/exe");
+    if (cache_dir.empty() || !exe) return seccomp_profile_to_oci(default_seccomp_profile(), target);
+    const scmp_version* lib = seccomp_version();
+    std::string key = "skiff default seccomp, OCI form, v1\n" + target.arch + " " + target.native_arch + " " +
+                      std::to_string(target.kernel_major) + "." + std::to_string(target.kernel_minor) + "\n";
+    for (const auto& cap : target.capabilities) key += cap + " ";
+    key += "\nexe " + std::to_string(exe->device) + ":" + std::to_string(exe->inode) + " " +
+           std::to_string(exe->size) + " " + std::to_string(exe->modified.tv_sec) + "." +
+           std::to_string(exe->modified.tv_nsec) + "\nlibseccomp " + std::to_string(lib->major) + "." +
+           std::to_string(lib->minor) + "." + std::to_string(lib->micro) +
+           (target.syscall_known ? " known names only" : " every name") + "\n";
+    const std::string path = path_join(cache_dir, "seccomp-" + sha256_digest(key).substr(7, 32) + ".json");
+    if (auto text = read_file_limited(path, 1 << 20)) {
+        json cached = json::parse(*text, nullptr, false);
+        if (cached.is_object() && cached.contains("defaultAction")) return cached;
+    }
+    SKIFF_TRY(oci, seccomp_profile_to_oci(default_seccomp_profile(), target));
+    // A cache: failing to keep it fails nothing.
+    if (mkdir_p(cache_dir, 0700)) (void)write_file_atomic(path, oci.dump(), 0600, Durability::atomic);
     return oci;
 }
 

@@ -1241,23 +1241,24 @@ Result<json> build_spec(const SpecInputs& inputs, const RunSpecOptions& options)
     // --- seccomp
     const std::string& profile_opt = options.seccomp_profile;
     if (!options.privileged && profile_opt != "unconfined") {
-        json profile;
+        SeccompTarget target = host_seccomp_target(caps);
+        target.syscall_known = inputs.syscall_known;
         if (profile_opt.empty() || profile_opt == "builtin") {
-            profile = default_seccomp_profile();
+            SKIFF_TRY(builtin, cached_default_seccomp_oci(target, inputs.seccomp_cache_dir));
+            linux_section["seccomp"] = std::move(builtin);
         } else {
             auto text = read_file_limited(profile_opt, kMaxUserFileBytes);
             if (!text)
                 return fail("opening seccomp profile (" + profile_opt + ") failed: " + text.error().message());
+            json profile;
             try {
                 profile = json::parse(*text);
             } catch (const json::exception& e) {
                 return fail(std::string("Decoding seccomp profile failed: ") + e.what());
             }
+            SKIFF_TRY(seccomp, seccomp_profile_to_oci(profile, target));
+            if (!seccomp.is_null()) linux_section["seccomp"] = std::move(seccomp);
         }
-        SeccompTarget target = host_seccomp_target(caps);
-        target.syscall_known = inputs.syscall_known;
-        SKIFF_TRY(seccomp, seccomp_profile_to_oci(profile, target));
-        if (!seccomp.is_null()) linux_section["seccomp"] = std::move(seccomp);
     }
 
     json spec = {

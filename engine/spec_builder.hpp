@@ -88,6 +88,8 @@ struct SpecInputs {
     // Seccomp names the runtime's libseccomp resolves; names failing it are dropped, as runc
     // does. Unset keeps all (our default table only holds names libseccomp 2.5.4 knows).
     std::function<bool(const std::string&)> syscall_known;
+    // Where the default seccomp profile's OCI form is kept between runs ("" = made each time).
+    std::string seccomp_cache_dir;
 };
 
 // Docker's sysctls for a container's own network namespace: binding low ports and ping

@@ -1,4 +1,5 @@
 // engine/spec_builder and engine/default_seccomp: the config.json `run` hands the runtime.
+#include <dirent.h>
 #include <seccomp.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -774,6 +775,54 @@ TEST_CASE("spec: default seccomp follows the capabilities", "[spec-builder]") {
     engine::RunSpecOptions unconfined;
     unconfined.seccomp_profile = "unconfined";
     CHECK_FALSE(f.build(unconfined)["linux"].contains("seccomp"));
+}
+
+TEST_CASE("spec: the default seccomp's OCI form is kept between runs, per target", "[spec-builder]") {
+    Fixture f;
+    const std::string cache = f.base + "/cache";
+    auto files = [&] {
+        std::vector<std::string> out;
+        if (auto* dir = ::opendir(cache.c_str())) {
+            while (auto* ent = ::readdir(dir))
+                if (ent->d_name[0] != '.') out.push_back(cache + "/" + ent->d_name);
+            ::closedir(dir);
+        }
+        return out;
+    };
+    engine::SeccompTarget plain = engine::host_seccomp_target({"CAP_CHOWN", "CAP_KILL"});
+    plain.syscall_known = [](const std::string& name) {
+        return seccomp_syscall_resolve_name(name.c_str()) != __NR_SCMP_ERROR;
+    };
+    const json made = engine::seccomp_profile_to_oci(engine::default_seccomp_profile(), plain).value();
+
+    CHECK(engine::cached_default_seccomp_oci(plain, cache).value() == made);
+    REQUIRE(files().size() == 1);
+    const std::string kept = files()[0];
+    CHECK(json::parse(skiff::read_file(kept).value()) == made);
+    CHECK(engine::cached_default_seccomp_oci(plain, cache).value() == made);  // read back
+    CHECK(files().size() == 1);
+
+    // Another target (here CAP_SYS_ADMIN: mount allowed) is another file, another result.
+    engine::SeccompTarget admin = plain;
+    admin.capabilities.push_back("CAP_SYS_ADMIN");
+    const json admin_made = engine::cached_default_seccomp_oci(admin, cache).value();
+    CHECK(admin_made == engine::seccomp_profile_to_oci(engine::default_seccomp_profile(), admin).value());
+    CHECK(admin_made != made);
+    CHECK(files().size() == 2);
+
+    // A damaged file is made again, not trusted.
+    REQUIRE(skiff::write_file_atomic(kept, "{\"defaultAct"));
+    CHECK(engine::cached_default_seccomp_oci(plain, cache).value() == made);
+    CHECK(json::parse(skiff::read_file(kept).value()) == made);
+    // No cache directory: made every time, nothing written.
+    CHECK(engine::cached_default_seccomp_oci(plain, "").value() == made);
+
+    // build_spec with a cache directory gives the same spec as without.
+    auto inputs = f.inputs();
+    const json uncached = engine::build_spec(inputs, {}).value()["linux"]["seccomp"];
+    inputs.seccomp_cache_dir = cache;
+    CHECK(engine::build_spec(inputs, {}).value()["linux"]["seccomp"] == uncached);
+    CHECK(engine::build_spec(inputs, {}).value()["linux"]["seccomp"] == uncached);
 }
 
 TEST_CASE("spec: a Docker-format seccomp profile converts", "[spec-builder]") {
