@@ -102,6 +102,13 @@ Status write_file(const std::string& path, const std::string& content) {
     return ok();
 }
 
+Status write_file_in_place(const std::string& path, const std::string& content, mode_t mode) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode));
+    if (!fd) return sys_error("create " + path);
+    if (::fchmod(fd.get(), mode) != 0) return sys_error("chmod " + path);  // not cut by the umask
+    return with_context(write_all(fd.get(), content.data(), content.size()), "write " + path);
+}
+
 Status mkdir_p(const std::string& path, mode_t mode) {
     if (path.empty()) return ok();
     std::string cur;

@@ -30,6 +30,10 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
                          Durability durability = Durability::synced);
 // Plain write (truncate) for kernel interfaces such as /proc/<pid>/uid_map and cgroup files.
 Status write_file(const std::string& path, const std::string& content);
+// Create or truncate and write in place (a symlink in the way is refused, not followed):
+// no temporary and no rename, for files nobody reads before they are complete (a new
+// container's hosts, hostname and resolv.conf, written at create).
+Status write_file_in_place(const std::string& path, const std::string& content, mode_t mode = 0644);
 
 Status mkdir_p(const std::string& path, mode_t mode = 0755);
 // Remove a tree without following symlinks; ok when it does not exist.

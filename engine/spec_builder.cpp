@@ -1137,9 +1137,9 @@ Result<json> build_spec(const SpecInputs& inputs, const RunSpecOptions& options)
             {"resolv.conf", resolv}, {"hostname", hostname + "\n"}, {"hosts", hosts}};
         for (const auto& [name, content] : files) {
             const std::string path = path_join(shared_files ? inputs.shared_net_dir : inputs.container_dir, name);
-            // Made again from the flags at every create: no fsync needed.
-            if (!shared_files)
-                SKIFF_CHECK(with_context(write_file_atomic(path, content, 0644, Durability::atomic), "write " + path));
+            // Made once, at create, in the container's new directory, and read only once it
+            // runs: neither a temporary (nobody reads it half-written) nor an fsync.
+            if (!shared_files) SKIFF_CHECK(write_file_in_place(path, content, 0644));
             const std::string destination = std::string("/etc/") + name;
             // A user's own mount at the same place wins, as in Docker.
             if (destinations.contains(destination)) continue;

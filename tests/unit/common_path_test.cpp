@@ -155,3 +155,19 @@ TEST_CASE("remove_tree_detached returns at once and the tree goes from a process
     CHECK(::waitpid(-1, &status, 0) > 0);
     CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
 }
+
+TEST_CASE("write_file_in_place creates or truncates with the mode asked, never through a symlink", "[fs]") {
+    TempRoot root;
+    const std::string path = root.dir + "/hosts";
+    mode_t old_umask = ::umask(077);
+    REQUIRE(write_file_in_place(path, "127.0.0.1 localhost\n", 0644).has_value());
+    ::umask(old_umask);
+    struct stat st;
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0644);
+    REQUIRE(write_file_in_place(path, "x\n").has_value());
+    CHECK(read_file(path).value() == "x\n");
+    REQUIRE(::symlink((root.dir + "/elsewhere").c_str(), (root.dir + "/link").c_str()) == 0);
+    CHECK(write_file_in_place(root.dir + "/link", "y").error().code == ELOOP);
+    CHECK_FALSE(path_exists(root.dir + "/elsewhere"));
+}
