@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -164,20 +165,35 @@ Status remove_tree(const std::string& path) {
 }
 
 Status remove_tree_detached(const std::string& path) {
-    pid_t child = ::fork();
-    if (child < 0) return remove_tree(path);  // no process to spare: the caller waits after all
-    if (child > 0) return ok();
-    // Nothing of the caller's may stay open here: a pipe kept open would keep a reader of the
-    // caller's output waiting, a lock kept would block the next command.
-    ::setsid();
-    int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
-    ::close_range(3, ~0U, 0);
-    (void)::setpriority(PRIO_PROCESS, 0, 10);
-    // Best effort, lowest level of the best-effort class (IOPRIO_CLASS_BE << 13 | 7).
-    (void)::syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 7);
-    (void)::chdir("/");
-    ::_exit(remove_tree(path) ? 0 : 1);
+    // vfork, then exec coreutils' rm: our memory is neither copied nor marked copy-on-write
+    // (fork and the faults after it cost ~0.3 ms more of a `run --rm` on this VM). Until
+    // it execs, the child runs in our memory: plain syscalls only, all prepared here.
+    std::string target = path;
+    char rm[] = "rm", recursive[] = "-rf", one_fs[] = "--one-file-system", end_of_options[] = "--";
+    char* argv[] = {rm, recursive, one_fs, end_of_options, target.data(), nullptr};
+    char* envp[] = {nullptr};
+    volatile int exec_errno = 0;  // the child's, seen here because the memory is shared
+    pid_t child = ::vfork();
+    if (child == 0) {
+        // Nothing of the caller's may stay open: a pipe kept open would keep a reader of the
+        // caller's output waiting, a lock kept would block the next command.
+        ::setsid();
+        int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
+        ::close_range(3, ~0U, 0);
+        (void)::setpriority(PRIO_PROCESS, 0, 10);
+        // Best effort, lowest level of the best-effort class (IOPRIO_CLASS_BE << 13 | 7).
+        (void)::syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 7);
+        (void)::chdir("/");
+        ::execve("/bin/rm", argv, envp);
+        ::execve("/usr/bin/rm", argv, envp);
+        exec_errno = errno;
+        ::_exit(127);
+    }
+    if (child > 0 && exec_errno != 0) (void)::waitpid(child, nullptr, 0);
+    // No process to spare, or no rm: the caller waits after all.
+    if (child < 0 || exec_errno != 0) return remove_tree(path);
+    return ok();
 }
 
 bool path_exists(const std::string& path) {

@@ -38,12 +38,13 @@ Status write_file_in_place(const std::string& path, const std::string& content, 
 Status mkdir_p(const std::string& path, mode_t mode = 0755);
 // Remove a tree without following symlinks; ok when it does not exist.
 Status remove_tree(const std::string& path);
-// remove_tree in a process of its own, so the caller need not wait for the disk (a `run --rm`
-// returns as soon as its container is out of sight, not after its writable layer is gone):
-// forked, in a session of its own, stdio on /dev/null, no other fd, at low CPU and I/O
-// priority. How it ends is nobody's business: hand over only a tree already renamed out of
-// sight, whose leftovers a later sweep removes (state::ContainerStore::remove_stale).
-// The child is not waited for: the caller should be about to exit, which hands it to init.
+// Remove a tree from a process of its own, so the caller need not wait for the disk (a `run
+// --rm` returns as soon as its container is out of sight, not after its writable layer is
+// gone): `rm -rf --one-file-system` (coreutils) in a session of its own, stdio on /dev/null,
+// no other fd, at low CPU and I/O priority; remove_tree here when it cannot be started. How
+// it ends is nobody's business: hand over only a tree already renamed out of sight, whose
+// leftovers a later sweep removes (state::ContainerStore::remove_stale). The child is not
+// waited for: the caller should be about to exit, which hands it to init.
 Status remove_tree_detached(const std::string& path);
 // fsync a directory so a rename into it survives a crash (best effort: errors ignored).
 void fsync_directory(const std::string& dir);
