@@ -220,6 +220,9 @@ Status signal_pids(const std::vector<pid_t>& pids, int sig) {
 }  // namespace
 
 Result<std::string> find_unified_root(const std::string& mountinfo_path) {
+    static std::string own_root;  // for /proc/self/mountinfo, once found
+    const bool own = mountinfo_path == "/proc/self/mountinfo";
+    if (own && !own_root.empty()) return own_root;
     SKIFF_TRY(text, read_file(mountinfo_path));
     std::vector<std::string> found;
     for (auto& line : split_lines(text)) {
@@ -232,11 +235,15 @@ Result<std::string> find_unified_root(const std::string& mountinfo_path) {
         if (fields.size() < 5 || sep + 1 >= fields.size()) continue;
         if (fields[sep + 1] == "cgroup2") found.push_back(unescape_mountinfo(fields[4]));
     }
-    for (const char* preferred : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"})
-        for (auto& mount : found)
-            if (mount == preferred) return mount;
-    if (!found.empty()) return found.front();
-    return fail("no cgroup v2 (unified) hierarchy mounted");
+    auto chosen = [&]() -> std::string {
+        for (const char* preferred : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"})
+            for (auto& mount : found)
+                if (mount == preferred) return mount;
+        return found.empty() ? std::string() : found.front();
+    }();
+    if (chosen.empty()) return fail("no cgroup v2 (unified) hierarchy mounted");
+    if (own) own_root = chosen;
+    return chosen;
 }
 
 Result<std::string> own_group(const std::string& proc_cgroup_path) {

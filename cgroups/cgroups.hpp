@@ -19,7 +19,9 @@ namespace skiff::cgroups {
 // Where the unified hierarchy is mounted: "/sys/fs/cgroup" on pure v2 hosts,
 // "/sys/fs/cgroup/unified" on hybrid hosts; error when there is none.
 // Prefers a cgroup2 mount at exactly one of those two, else the first cgroup2 mount.
-// `mountinfo_path` lets tests point at a fake /proc/self/mountinfo.
+// `mountinfo_path` lets tests point at a fake /proc/self/mountinfo. The answer for this
+// process's own mountinfo is kept after the first success (a `run` asks up to three times,
+// and the hierarchy does not move under a running process).
 Result<std::string> find_unified_root(const std::string& mountinfo_path = "/proc/self/mountinfo");
 
 // The calling process's own group inside the unified tree ("0::/user.slice/..." -> path).

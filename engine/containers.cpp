@@ -620,8 +620,10 @@ Status remove_stopped(const Store& store, state::ContainerStore& containers, con
     if (!deleted && record.config.is_object() && record.config.contains("cgroup")) {
         if (auto root = cgroups::find_unified_root()) {
             cgroups::Group group(*root, record.config["cgroup"].get<std::string>());
-            (void)group.kill_all();
-            (void)group.remove();
+            if (group.exists()) {
+                (void)group.kill_all();
+                (void)group.remove();
+            }
         }
     }
     end_container_network(store, record.id);
