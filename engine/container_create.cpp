@@ -136,7 +136,7 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
         SKIFF_CHECK(rootless_spec(*spec));  // not root: a user namespace, no cgroup (engine/rootless.hpp)
         if (!(*spec)["linux"].contains("cgroupsPath")) cgroup.clear();
         const std::string config_path = path_join(dir, "config.json");
-        std::string config_text = spec->dump(2);
+        std::string config_text = spec->dump();  // compact, as containerd writes bundles
         SKIFF_CHECK(write_file_atomic(config_path, config_text, 0600,
                                       request.auto_remove ? Durability::atomic : Durability::synced));
         std::vector<std::string> command;

@@ -125,7 +125,7 @@ Status set_config_netns(const std::string& dir, const std::string& path) {
         changed = true;
     }
     if (!changed) return ok();
-    std::string updated = spec.dump(2);
+    std::string updated = spec.dump();
     SKIFF_CHECK(write_file_atomic(file, updated, 0600, Durability::atomic));
     // The runtime's create reads it next in this process (runtime/spec.hpp).
     runtime::remember_written_spec(file, std::move(spec), std::move(updated));
