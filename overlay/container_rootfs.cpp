@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 #include <thread>
@@ -51,6 +52,12 @@ int mount_from_fd_dir(const std::string& target, unsigned long flags, const std:
     return err;
 }
 
+// An absolute path overlayfs takes as it is in its options: none of its separators
+// (',' between options, ':' between lower dirs) or its escape character.
+bool plain_path(const std::string& path) {
+    return !path.empty() && path.front() == '/' && path.find_first_of(",:\\") == std::string::npos;
+}
+
 }  // namespace
 
 Status mount_rootfs(const std::vector<std::string>& lower_dirs, const std::string& upper,
@@ -70,7 +77,40 @@ Status mount_rootfs(const std::vector<std::string>& lower_dirs, const std::strin
     const std::string incompat = work + "/work/incompat";
     if (options.volatile_upper && ::access(incompat.c_str(), F_OK) == 0) SKIFF_CHECK(remove_tree(incompat));
 
-    // The fds stay open until mount(2) has resolved them (the kernel keeps its own references).
+    // index=off: the kernel would otherwise tie each lower dir to one upper ("in use" by
+    // another mount). redirect_dir/metacopy off: renamed dirs and chown'd files are copied
+    // up whole, so the upper alone is the container's diff (as Docker's overlay2 needs too).
+    // With userxattr the kernel turns both off itself, and refuses them given explicitly
+    // ("redirect_dir=off" still means "follow", which conflicts with userxattr).
+    std::string tail = options.userxattr ? ",index=off,userxattr" : ",index=off,redirect_dir=off,metacopy=off";
+    if (options.volatile_upper) tail += ",volatile";
+    if (!options.mount_label.empty()) {
+        if (options.mount_label.find('"') != std::string::npos)
+            return fail("mount label " + options.mount_label + ": contains a quote");
+        tail += ",context=\"" + options.mount_label + "\"";
+    }
+    const unsigned long flags = options.read_only ? MS_RDONLY : 0;
+    auto mount_failed = [&](int err) {
+        return sys_error(err, "mount overlay (" + std::to_string(lowers.size()) + " layers, upper " + upper +
+                                  ") on " + target);
+    };
+
+    // The usual case: absolute paths that need no escaping and fit in the page, given as
+    // they are (no helper thread, no fds).
+    if (plain_path(target) && plain_path(upper) && plain_path(work) &&
+        std::all_of(lowers.begin(), lowers.end(), plain_path)) {
+        std::string data = "lowerdir=";
+        for (size_t i = 0; i < lowers.size(); ++i) data += (i ? ":" : "") + lowers[i];
+        data += ",upperdir=" + upper + ",workdir=" + work + tail;
+        if (data.size() <= kMountDataMax) {
+            if (::mount("overlay", target.c_str(), "overlay", flags, data.c_str()) != 0) return mount_failed(errno);
+            return ok();
+        }
+    }
+
+    // Else by fd numbers, short whatever the paths, resolved from a helper thread whose cwd
+    // is /proc/self/fd. The fds stay open until mount(2) has resolved them (the kernel keeps
+    // its own references).
     std::vector<UniqueFd> fds;
     fds.reserve(lowers.size() + 2);
     std::string data = "lowerdir=";
@@ -85,25 +125,10 @@ Status mount_rootfs(const std::vector<std::string>& lower_dirs, const std::strin
     SKIFF_TRY(target_fd, open_dir(target));
     data += ",upperdir=" + std::to_string(upper_fd.get());
     data += ",workdir=" + std::to_string(work_fd.get());
-    // index=off: the kernel would otherwise tie each lower dir to one upper ("in use" by
-    // another mount). redirect_dir/metacopy off: renamed dirs and chown'd files are copied
-    // up whole, so the upper alone is the container's diff (as Docker's overlay2 needs too).
-    // With userxattr the kernel turns both off itself, and refuses them given explicitly
-    // ("redirect_dir=off" still means "follow", which conflicts with userxattr).
-    data += options.userxattr ? ",index=off,userxattr" : ",index=off,redirect_dir=off,metacopy=off";
-    if (options.volatile_upper) data += ",volatile";
-    if (!options.mount_label.empty()) {
-        if (options.mount_label.find('"') != std::string::npos)
-            return fail("mount label " + options.mount_label + ": contains a quote");
-        data += ",context=\"" + options.mount_label + "\"";
-    }
+    data += tail;
     if (data.size() > kMountDataMax)
         return fail("overlay mount of " + std::to_string(lowers.size()) + " layers: options exceed one page");
-
-    unsigned long flags = options.read_only ? MS_RDONLY : 0;
-    if (int err = mount_from_fd_dir(std::to_string(target_fd.get()), flags, data); err != 0)
-        return sys_error(err, "mount overlay (" + std::to_string(lowers.size()) + " layers, upper " +
-                                  upper + ") on " + target);
+    if (int err = mount_from_fd_dir(std::to_string(target_fd.get()), flags, data); err != 0) return mount_failed(err);
     return ok();
 }
 

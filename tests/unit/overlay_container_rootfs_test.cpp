@@ -182,6 +182,16 @@ TEST_CASE("rootfs read-only, zero layers, relative paths", "[container-rootfs]")
         CHECK(get(target + "/file") == "x");
         REQUIRE(skiff::unmount_rootfs(target));
     }
+    SECTION("paths with overlayfs's separators in them (',' and ':') are passed by fd") {
+        put(d.path("low,er:1/file"), "y");
+        std::string target = d.target("odd,dir:x/rootfs");
+        REQUIRE(skiff::mount_rootfs({d.path("low,er:1"), d.path("lower")}, d.path("odd,dir:x/upper"),
+                                    d.path("odd,dir:x/work"), target, {}));
+        CHECK(get(target + "/file") == "y");  // the top layer wins
+        put(target + "/new", "z");
+        CHECK(get(d.path("odd,dir:x/upper/new")) == "z");
+        REQUIRE(skiff::unmount_rootfs(target));
+    }
     SECTION("a missing lower dir is an error, nothing mounted") {
         std::string target = d.target("bad/rootfs");
         auto m = skiff::mount_rootfs({d.path("nope")}, d.path("bad/upper"), d.path("bad/work"), target, {});
