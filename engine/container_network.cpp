@@ -546,9 +546,11 @@ void refresh_names_after_rename(const Store& store, const std::string& id) {
     (void)hosts.refresh({}, networks_of_endpoints(*mine));
 }
 
-void end_container_network(const Store& store, const std::string& id) {
+namespace {
+
+// `r` is null when the record could not be read: what a bridge left is released all the same.
+void end_network_of(const Store& store, const std::string& id, const state::ContainerRecord* r) {
     auto containers = container_store(store);
-    auto r = containers.load(id);
     if (r && pasta_mode(r->network_mode)) {
         stop_recorded_pasta(*r);
         (void)network::remove_netns(netns_path_of(store, id));
@@ -567,6 +569,17 @@ void end_container_network(const Store& store, const std::string& id) {
         HostsWriter hosts(store, nets);
         (void)hosts.refresh({}, touched);
     }
+}
+
+}  // namespace
+
+void end_container_network(const Store& store, const std::string& id) {
+    auto r = container_store(store).load(id);
+    end_network_of(store, id, r ? &*r : nullptr);
+}
+
+void end_container_network(const Store& store, const state::ContainerRecord& record) {
+    end_network_of(store, record.id, &record);
 }
 
 std::string ports_column(const state::ContainerRecord& r) {

@@ -82,6 +82,9 @@ Status start_container_network(const Store& store, const std::string& id);
 // At every end of a run (and on rm): endpoints released, namespace removed, /etc/hosts of
 // the others updated, the record's ports cleared. Missing pieces are fine; never fails.
 void end_container_network(const Store& store, const std::string& id);
+// The same for a caller that holds the container's record already (one read less; what it
+// uses, the network mode and what was started, is the record's since the run began).
+void end_container_network(const Store& store, const state::ContainerRecord& record);
 // After a rename: the hosts files of the containers on its user networks name it anew.
 void refresh_names_after_rename(const Store& store, const std::string& id);
 

@@ -626,7 +626,7 @@ Status remove_stopped(const Store& store, state::ContainerStore& containers, con
             }
         }
     }
-    end_container_network(store, record.id);
+    end_container_network(store, record);
     SKIFF_CHECK(unmount_rootfs(rootfs_of(containers, record.id)));
     SKIFF_CHECK(containers.remove(record.id, files));
     bool has_volume = std::any_of(record.mounts.begin(), record.mounts.end(),
