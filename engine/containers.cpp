@@ -103,12 +103,16 @@ std::string exit_code_path(const Store& store, const std::string& id) {
 Status remove_stopped(const Store& store, state::ContainerStore& containers, const state::ContainerRecord& record,
                       bool volumes, state::TreeRemoval files);
 
+// A --rm container whose run has ended: removed now, unless a restart stopped it (as
+// Docker does, a restart keeps it).
+bool removed_when_done(const state::ContainerRecord& record) {
+    return record.auto_remove && !(record.config.is_object() && record.config.value("restarting", false));
+}
+
 void remove_if_auto(const Store& store, const std::string& id) {
     auto containers = container_store(store);
     auto record = containers.load(id);
-    // A restart stops a --rm container without removing it, as Docker does.
-    if (record && record->auto_remove && !(record->config.is_object() && record->config.value("restarting", false)))
-        (void)remove_container(store, id, true, true);
+    if (record && removed_when_done(*record)) (void)remove_container(store, id, true, true);
 }
 
 // Sets fds 0/1/2 for a container run from this process and puts them back afterwards.
@@ -522,8 +526,7 @@ Result<int> start_attached(const Store& store, std::string_view container) {
     // A --rm container goes at once, without an exit record first that nobody could read
     // (unless a `restart` holds it); the CLI returns once it is out of sight, its files go after.
     auto latest = containers.load(record.id);
-    bool remove_now = latest && latest->auto_remove &&
-                      !(latest->config.is_object() && latest->config.value("restarting", false));
+    bool remove_now = latest && removed_when_done(*latest);
     if (!remove_now || !remove_stopped(store, containers, *latest, true, state::TreeRemoval::detached))
         record_exit(store, containers, record.id, outcome.exit_code, true);
     if (outcome.start_error) {
@@ -647,8 +650,7 @@ Status remove_stopped(const Store& store, state::ContainerStore& containers, con
 }
 }  // namespace
 
-Status remove_container(const Store& store, std::string_view container, bool force, bool volumes,
-                        state::TreeRemoval files) {
+Status remove_container(const Store& store, std::string_view container, bool force, bool volumes) {
     auto containers = container_store(store);
     SKIFF_TRY(found, containers.find(container));
     SKIFF_TRY(record, reconcile(store, found));
@@ -666,7 +668,7 @@ Status remove_container(const Store& store, std::string_view container, bool for
         if (!wait_stopped(store, record.id, std::chrono::seconds(10)))
             return fail("container " + record.id.substr(0, 12) + " did not stop after SIGKILL");
     }
-    return remove_stopped(store, containers, record, volumes, files);
+    return remove_stopped(store, containers, record, volumes, state::TreeRemoval::now);
 }
 
 Result<ExecOutcome> exec_in_container(const Store& store, std::string_view container, const ExecRequest& request) {

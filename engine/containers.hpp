@@ -69,8 +69,7 @@ Status stop_container(const Store& store, std::string_view container, int timeou
 Status kill_container(const Store& store, std::string_view container, std::string_view signal);
 // `rm`: refuses a running container unless force (then killed first). `volumes` removes the
 // anonymous volumes it created.
-Status remove_container(const Store& store, std::string_view container, bool force, bool volumes,
-                        state::TreeRemoval files = state::TreeRemoval::now);
+Status remove_container(const Store& store, std::string_view container, bool force, bool volumes);
 struct ExecRequest {
     std::vector<std::string> command;
     std::vector<std::string> env;  // KEY=VALUE, over the container's
