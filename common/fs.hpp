@@ -38,14 +38,40 @@ Status write_file_in_place(const std::string& path, const std::string& content, 
 Status mkdir_p(const std::string& path, mode_t mode = 0755);
 // Remove a tree without following symlinks; ok when it does not exist.
 Status remove_tree(const std::string& path);
-// Remove a tree from a process of its own, so the caller need not wait for the disk (a `run
+// Remove trees from a process of its own, so the caller need not wait for the disk (a `run
 // --rm` returns as soon as its container is out of sight, not after its writable layer is
 // gone): `rm -rf --one-file-system` (coreutils) in a session of its own, stdio on /dev/null,
 // no other fd, at low CPU and I/O priority; remove_tree here when it cannot be started. How
-// it ends is nobody's business: hand over only a tree already renamed out of sight, whose
-// leftovers a later sweep removes (state::ContainerStore::remove_stale). The child is not
-// waited for: the caller should be about to exit, which hands it to init.
-Status remove_tree_detached(const std::string& path);
+// it ends is nobody's business: hand over only trees already renamed out of sight, whose
+// leftovers a later sweep removes (state::ContainerStore::remove_stale,
+// runtime::remove_stale_state). The child is not waited for: the caller should be about to
+// exit, which hands it to init.
+Status remove_trees_detached(const std::vector<std::string>& paths);
+
+// Trees a command renamed out of sight on its way, deleted together by one detached process
+// (remove_trees_detached) when it is done: one process start for all of them. Each directory
+// removed here is a synchronous discard on a disk mounted `discard` without a journal (0.5 ms
+// and more), which is why a `run --rm` leaves even the runtime's small state directory here.
+class DeferredRemoval {
+public:
+    DeferredRemoval() = default;
+    DeferredRemoval(const DeferredRemoval&) = delete;
+    DeferredRemoval& operator=(const DeferredRemoval&) = delete;
+    ~DeferredRemoval() { (void)start(); }
+    void add(std::string path) { paths_.push_back(std::move(path)); }
+    const std::vector<std::string>& paths() const { return paths_; }
+    // The remover, now (nothing added: nothing happens); the list is empty afterwards.
+    Status start();
+
+private:
+    std::vector<std::string> paths_;
+};
+
+// The names in a directory but . and .. (none when it does not exist), in no set order.
+Result<std::vector<std::string>> dir_entries(const std::string& path);
+// Whether the inode at path (not followed) last changed at least `seconds` ago, by its ctime,
+// which a rename moves too: how sweeps tell a killed remover's leftovers from a live one's.
+bool changed_before(const std::string& path, time_t seconds);
 // fsync a directory so a rename into it survives a crash (best effort: errors ignored).
 void fsync_directory(const std::string& dir);
 

@@ -37,10 +37,6 @@ constexpr std::string_view kOciLayerZstd = "application/vnd.oci.image.layer.v1.t
 // Files the engine bind-mounts into every container; their mount points sit in the upper dir.
 constexpr std::string_view kEngineMounts[] = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"};
 
-runtime::RuntimeOptions runtime_options(const Store& store) {
-    return runtime::RuntimeOptions{path_join(store.options.runroot, "runtime")};
-}
-
 bool is_live(const state::ContainerRecord& record) {
     return record.status == state::Status::running || record.status == state::Status::paused;
 }

@@ -34,10 +34,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-runtime::RuntimeOptions runtime_options(const Store& store) {
-    return runtime::RuntimeOptions{path_join(store.options.runroot, "runtime")};
-}
-
 std::string rootfs_of(state::ContainerStore& containers, const std::string& id) {
     return path_join(containers.dir_of(id), "rootfs");
 }
@@ -99,9 +95,10 @@ std::string exit_code_path(const Store& store, const std::string& id) {
 }
 
 // What rm does once PID 1 is gone: the runtime's state, the network, the rootfs mount, the
-// record and its files, and (volumes) the anonymous volumes no other container mounts.
+// record and its files, and (volumes) the anonymous volumes no other container mounts. With
+// `deferred`, the files go on that list (for one detached remover) instead of now.
 Status remove_stopped(const Store& store, state::ContainerStore& containers, const state::ContainerRecord& record,
-                      bool volumes, state::TreeRemoval files);
+                      bool volumes, DeferredRemoval* deferred);
 
 // A --rm container whose run has ended: removed now, unless a restart stopped it (as
 // Docker does, a restart keeps it).
@@ -146,7 +143,7 @@ struct Pipe {
 };
 
 // One run of PID 1 from this process with its stdout/stderr through `sink`: the runtime's
-// run (create + start + wait + delete). Returns the exit code; errors before PID 1 ran
+// run (create + start + wait + delete, its state directory left on `deferred`). Returns the exit code; errors before PID 1 ran
 // become Docker's 125/126/127 with the message kept in `start_error`.
 struct RunOutcome {
     int exit_code = 0;
@@ -154,7 +151,7 @@ struct RunOutcome {
 };
 
 RunOutcome run_once(const Store& store, const std::string& id, bool tty, int stdin_fd, LogSink& sink,
-                    const std::function<void(pid_t)>& on_started) {
+                    const std::function<void(pid_t)>& on_started, DeferredRemoval* deferred) {
     auto containers = container_store(store);
     RunOutcome outcome;
     auto out = Pipe::make();
@@ -180,14 +177,21 @@ RunOutcome run_once(const Store& store, const std::string& id, bool tty, int std
     // a thread inside malloc at that moment would leave the child waiting on it for ever.
     std::optional<std::thread> pump;
     auto started = [&](pid_t pid) {
+        // PID 1 has its copies of the pipes now. Without a terminal nothing else of ours writes
+        // to them: give our stdio back at once, so the pump sees their end as soon as the
+        // container's writers are gone, while the runtime is still cleaning up.
+        if (!tty) stdio.restore();
         pump.emplace([&] { pump_output(out->read.get(), err->read.get(), sink); });
         if (on_started) on_started(pid);
     };
     runtime::CreateOptions options;
     options.id = id;
     options.bundle = containers.dir_of(id);
-    auto ran = runtime::run_container(runtime_options(store), options, false, started);
-    // Our copies of the pipes' write ends go; the pump ends when the container's do too.
+    auto rt = runtime_options(store);
+    rt.deferred_removal = deferred;
+    auto ran = runtime::run_container(rt, options, false, started);
+    // Our copies of the pipes' write ends go (with a terminal, only now: the runtime relayed it
+    // through them); the pump ends when the container's do too.
     stdio.restore();
     if (pump) pump->join();
     if (!ran) {
@@ -230,6 +234,10 @@ void close_inherited_fds(int keep) {
 }  // namespace
 
 state::ContainerStore container_store(const Store& store) { return state::ContainerStore(store.options.root); }
+
+runtime::RuntimeOptions runtime_options(const Store& store) {
+    return runtime::RuntimeOptions{path_join(store.options.runroot, "runtime")};
+}
 
 Result<std::vector<std::string>> image_lower_dirs(const Store& store, const image::ImageRecord& image) {
     std::vector<std::string> dirs;
@@ -500,6 +508,9 @@ Status start_detached(const Store& store, std::string_view container) {
 }
 
 Result<int> start_attached(const Store& store, std::string_view container) {
+    // Last to go: once we are done, one detached process deletes what the run renamed out of
+    // sight (the runtime's state directory; a --rm container's whole tree).
+    DeferredRemoval deferred;
     auto containers = container_store(store);
     SKIFF_TRY(found, containers.find(container));
     SKIFF_TRY(record, reconcile(store, found));
@@ -522,12 +533,12 @@ Result<int> start_attached(const Store& store, std::string_view container) {
     // Attached: the output goes to our terminal and to the log, as with docker run.
     log.echo_to(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3), ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3));
     auto outcome = run_once(store, record.id, record.tty, stdin_fd, log,
-                            [&](pid_t pid) { mark_running(containers, record.id, pid); });
+                            [&](pid_t pid) { mark_running(containers, record.id, pid); }, &deferred);
     // A --rm container goes at once, without an exit record first that nobody could read
     // (unless a `restart` holds it); the CLI returns once it is out of sight, its files go after.
     auto latest = containers.load(record.id);
     bool remove_now = latest && removed_when_done(*latest);
-    if (!remove_now || !remove_stopped(store, containers, *latest, true, state::TreeRemoval::detached))
+    if (!remove_now || !remove_stopped(store, containers, *latest, true, &deferred))
         record_exit(store, containers, record.id, outcome.exit_code, true);
     if (outcome.start_error) {
         Error e = *outcome.start_error;
@@ -617,8 +628,10 @@ Status stop_container(const Store& store, std::string_view container, int timeou
 
 namespace {
 Status remove_stopped(const Store& store, state::ContainerStore& containers, const state::ContainerRecord& record,
-                      bool volumes, state::TreeRemoval files) {
-    auto deleted = runtime::delete_container(runtime_options(store), record.id, true);
+                      bool volumes, DeferredRemoval* deferred) {
+    auto rt = runtime_options(store);
+    rt.deferred_removal = deferred;
+    auto deleted = runtime::delete_container(rt, record.id, true);
     // The runtime's state went with the runroot (a reboot): its cgroup may still be there.
     if (!deleted && record.config.is_object() && record.config.contains("cgroup")) {
         if (auto root = cgroups::find_unified_root()) {
@@ -631,7 +644,7 @@ Status remove_stopped(const Store& store, state::ContainerStore& containers, con
     }
     end_container_network(store, record);
     SKIFF_CHECK(unmount_rootfs(rootfs_of(containers, record.id)));
-    SKIFF_CHECK(containers.remove(record.id, files));
+    SKIFF_CHECK(containers.remove(record.id, deferred));
     bool has_volume = std::any_of(record.mounts.begin(), record.mounts.end(),
                                   [](const state::MountRecord& m) { return m.type == "volume"; });
     if (volumes && has_volume) {
@@ -668,7 +681,7 @@ Status remove_container(const Store& store, std::string_view container, bool for
         if (!wait_stopped(store, record.id, std::chrono::seconds(10)))
             return fail("container " + record.id.substr(0, 12) + " did not stop after SIGKILL");
     }
-    return remove_stopped(store, containers, record, volumes, state::TreeRemoval::now);
+    return remove_stopped(store, containers, record, volumes, nullptr);
 }
 
 Result<ExecOutcome> exec_in_container(const Store& store, std::string_view container, const ExecRequest& request) {

@@ -27,6 +27,7 @@
 #include "engine/images.hpp"
 #include "engine/spec_builder.hpp"
 #include "engine/store.hpp"
+#include "runtime/runtime.hpp"
 #include "state/container_store.hpp"
 
 namespace skiff::engine {
@@ -111,6 +112,8 @@ Result<nlohmann::json> inspect_container(const Store& store, std::string_view co
 
 // The state/ store of this engine store.
 state::ContainerStore container_store(const Store& store);
+// The runtime's options for this store: its state under <runroot>/runtime.
+runtime::RuntimeOptions runtime_options(const Store& store);
 
 // An image's layer dirs for overlayfs, topmost first. Layers unpacked without root that
 // hold whiteouts are refused (rootless overlay is not wired yet).

@@ -96,6 +96,8 @@ Result<ContainerPruneReport> prune_containers(const Store& store) {
     // What killed removals left (a `run --rm` whose remover died, an `rm` killed midway),
     // untouched for a minute so a live remover is spared.
     if (auto swept = containers.remove_stale(); !swept) report.failures.push_back(swept.error());
+    if (auto swept = runtime::remove_stale_state(runtime_options(store)); !swept)
+        report.failures.push_back(swept.error());
     SKIFF_TRY(records, containers.list());
     for (const auto& found : records) {
         auto record = reconcile(store, found);

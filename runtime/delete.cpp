@@ -57,9 +57,19 @@ Status delete_container(const RuntimeOptions& rt, const std::string& id, bool fo
     if (group) SKIFF_CHECK(group->remove());
 
     auto hooks = store.load_hooks(id);
-    SKIFF_CHECK(store.remove(id));
+    SKIFF_CHECK(store.remove(id, rt.deferred_removal));
     if (hooks && *hooks)
         run_hooks_warning_on_failure((*hooks)->poststop, "poststop", state_json(record, ContainerStatus::stopped));
+    return ok();
+}
+
+Status remove_stale_state(const RuntimeOptions& rt, int min_age_seconds) {
+    if (!is_directory(rt.root)) return ok();
+    SKIFF_TRY(entries, dir_entries(rt.root));
+    for (const auto& entry : entries) {
+        const std::string path = path_join(rt.root, entry);
+        if (entry.starts_with(kRemovingPrefix) && changed_before(path, min_age_seconds)) SKIFF_CHECK(remove_tree(path));
+    }
     return ok();
 }
 

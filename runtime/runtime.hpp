@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fd.hpp"
+#include "common/fs.hpp"
 #include "common/result.hpp"
 #include "runtime/state_store.hpp"
 
@@ -20,7 +21,13 @@ namespace skiff::runtime {
 
 struct RuntimeOptions {
     std::string root;  // state directory (--root)
+    // When set, delete renames a container's state directory out of sight (<root>/.removing-
+    // <id>, never an id) and leaves it here, for the caller's detached remover.
+    DeferredRemoval* deferred_removal = nullptr;
 };
+
+// State directories a killed remover left (.removing-*), untouched for min_age_seconds.
+Status remove_stale_state(const RuntimeOptions& rt, int min_age_seconds = 60);
 
 // The default --root: /run/skiff-runtime, or $XDG_RUNTIME_DIR/skiff-runtime when not root.
 std::string default_state_root();

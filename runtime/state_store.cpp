@@ -178,7 +178,17 @@ Result<std::optional<Hooks>> StateStore::load_hooks(const std::string& id) const
 
 bool StateStore::exists(const std::string& id) const { return is_directory(dir_of(id)); }
 
-Status StateStore::remove(const std::string& id) const { return remove_tree(dir_of(id)); }
+Status StateStore::remove(const std::string& id, DeferredRemoval* deferred) const {
+    if (!deferred) return remove_tree(dir_of(id));
+    const std::string doomed = path_join(root_, std::string(kRemovingPrefix) + id);
+    SKIFF_CHECK(remove_tree(doomed));  // a leftover of an earlier container of this id
+    if (::rename(dir_of(id).c_str(), doomed.c_str()) != 0) {
+        if (errno == ENOENT) return ok();
+        return sys_error("rename " + dir_of(id) + " to " + doomed);
+    }
+    deferred->add(doomed);
+    return ok();
+}
 
 Result<std::vector<std::string>> StateStore::list_ids() const {
     std::vector<std::string> ids;

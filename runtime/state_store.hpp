@@ -15,6 +15,7 @@
 
 #include "cgroups/cgroups.hpp"
 #include "common/fd.hpp"
+#include "common/fs.hpp"
 #include "common/result.hpp"
 #include "runtime/spec.hpp"
 
@@ -40,6 +41,10 @@ struct ContainerRecord {
     std::map<std::string, std::string> annotations;
 };
 
+// Where a deferred remove puts a state directory: never a container id (those start with a
+// letter or digit), so list_ids passes over it.
+inline constexpr std::string_view kRemovingPrefix = ".removing-";
+
 class StateStore {
 public:
     explicit StateStore(std::string root) : root_(std::move(root)) {}
@@ -61,7 +66,9 @@ public:
     Status save(const ContainerRecord& record) const;
     Result<ContainerRecord> load(const std::string& id) const;
     bool exists(const std::string& id) const;
-    Status remove(const std::string& id) const;
+    // Deletes the directory, or with `deferred` renames it to <root>/.removing-<id> and adds
+    // that to the list.
+    Status remove(const std::string& id, DeferredRemoval* deferred = nullptr) const;
     Result<std::vector<std::string>> list_ids() const;
 
     // Exclusive flock on the container directory for state transitions.

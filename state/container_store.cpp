@@ -74,33 +74,10 @@ Result<UniqueFd> flock_file(const std::string& path) {
     return fd;
 }
 
-Result<std::vector<std::string>> dir_entries(const std::string& path) {
-    std::vector<std::string> out;
-    DIR* dir = ::opendir(path.c_str());
-    if (!dir) {
-        if (errno == ENOENT) return out;
-        return sys_error("open directory " + path);
-    }
-    while (auto* ent = ::readdir(dir)) {
-        std::string name = ent->d_name;
-        if (name != "." && name != "..") out.push_back(std::move(name));
-    }
-    ::closedir(dir);
-    return out;
-}
-
 bool older_than(const std::string& path, time_t seconds) {
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0) return false;
     return ::time(nullptr) - st.st_mtime >= seconds;
-}
-
-// ctime moves on rename: a .removing-<id> dir whose ctime is recent may still be under a
-// live remove's remove_tree.
-bool changed_before(const std::string& path, time_t seconds) {
-    struct stat st;
-    if (::lstat(path.c_str(), &st) != 0) return false;
-    return ::time(nullptr) - st.st_ctime >= seconds;
 }
 
 // ---- names.json ----
@@ -528,7 +505,7 @@ skiff::Status ContainerStore::rename(std::string_view id, std::string_view new_n
     return ok();
 }
 
-skiff::Status ContainerStore::remove(std::string_view id, TreeRemoval how) {
+skiff::Status ContainerStore::remove(std::string_view id, skiff::DeferredRemoval* deferred) {
     if (!valid_id(id)) return no_such_container(id);
     const std::string containers = containers_dir();
     const std::string dir = dir_of(id);
@@ -556,7 +533,10 @@ skiff::Status ContainerStore::remove(std::string_view id, TreeRemoval how) {
         }
     }
     // The tree may be large (the writable layer): names.lock is already released.
-    if (how == TreeRemoval::detached) return remove_tree_detached(doomed);
+    if (deferred) {
+        deferred->add(doomed);
+        return ok();
+    }
     return remove_tree(doomed);
 }
 
@@ -570,6 +550,7 @@ skiff::Status ContainerStore::remove_stale(int min_age_seconds) {
     for (const auto& entry : entries) {
         const std::string path = path_join(containers, entry);
         if (entry.starts_with(kRemovingPrefix)) {
+            // ctime moves on rename: a recent one may still be under a live remover.
             if (changed_before(path, min_age_seconds) &&
                 check_unmounted(path, entry.substr(kRemovingPrefix.size())))
                 SKIFF_CHECK(remove_tree(path));

@@ -39,8 +39,6 @@ using runtime::process_start_time;
 // Inside skiff::state this enum hides skiff::Status (the error-or-nothing result), so the
 // declarations here spell that one skiff::Status.
 enum class Status { created, running, paused, exited, dead, removing };
-// Whether ContainerStore::remove deletes the container's files before it returns.
-enum class TreeRemoval { now, detached };
 std::string_view to_string(Status status);
 // Err "unknown container status \"x\"".
 Result<Status> parse_status(std::string_view text);
@@ -145,9 +143,9 @@ public:
     // half-deleted container is never listed). Refused (EBUSY) while anything is mounted at
     // or under the directory: deleting through a bind mount would delete a volume's data.
     // Does not take the container's lock: a caller that must exclude updates holds it.
-    // TreeRemoval::detached returns once the container is out of sight and its name free,
-    // leaving the files to a process of their own (remove_tree_detached).
-    skiff::Status remove(std::string_view id, TreeRemoval how = TreeRemoval::now);
+    // With `deferred`, returns once the container is out of sight and its name free: the
+    // renamed tree goes on the list, for the caller's detached remover.
+    skiff::Status remove(std::string_view id, skiff::DeferredRemoval* deferred = nullptr);
 
     // Clean up after killed processes: .removing-* leftovers, directories without a record
     // and temp files, each untouched for min_age_seconds (so a live remove or save is

@@ -218,6 +218,9 @@ run_trapping() { sk run -d --name "$1" bb:1 sh -c 'trap "echo got-term; exit 0" 
     sk run --rm bb:1 sh -c 'head -c 1000000 /dev/zero > /big'
     wait_for 50 bash -c "[ -z \"\$(ls -A '$R/containers' | grep -v '^names\.')\" ]"
     same "$(ls -A "$R/containers")" "$(printf 'names.json\nnames.lock')"
+    # So does the runtime's state directory, from the same remover (only the seccomp cache stays).
+    wait_for 50 bash -c "[ -z \"\$(ls -A '$RR/runtime' | grep -v '^\.seccomp-cache\$')\" ]"
+    same "$(ls -A "$RR/runtime")" ".seccomp-cache"
 }
 
 @test "run --rm: a volatile overlay (nothing synced for files about to go); a kept container's is not" {

@@ -16,6 +16,12 @@
 using namespace skiff;
 
 namespace {
+mode_t current_umask() {
+    mode_t mask = ::umask(0);
+    ::umask(mask);
+    return mask;
+}
+
 struct TempRoot {
     std::string dir;
     UniqueFd fd;
@@ -118,6 +124,26 @@ TEST_CASE("write_file_atomic replaces a file whole, with either durability, and 
     }
 }
 
+TEST_CASE("mkdir_p makes missing parents, accepts what exists, refuses a file in the way", "[fs]") {
+    TempRoot root;
+    const std::string deep = root.dir + "/a/b/c";
+    REQUIRE(mkdir_p(deep, 0700).has_value());
+    struct stat st;
+    REQUIRE(::stat((root.dir + "/a").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == (0700 & ~current_umask()));  // parents get the mode asked too
+    CHECK(mkdir_p(deep).has_value());            // already there
+    CHECK(mkdir_p(deep + "/").has_value());      // trailing slash
+    CHECK(mkdir_p(root.dir + "/a//x/").has_value());
+    CHECK(is_directory(root.dir + "/a/x"));
+    REQUIRE(write_file_atomic(root.dir + "/file", "x").has_value());
+    auto on_file = mkdir_p(root.dir + "/file");
+    REQUIRE_FALSE(on_file.has_value());
+    CHECK(on_file.error().code == ENOTDIR);
+    auto under_file = mkdir_p(root.dir + "/file/sub/dir");
+    REQUIRE_FALSE(under_file.has_value());
+    CHECK(under_file.error().message().find("/file") != std::string::npos);
+}
+
 TEST_CASE("write_file_atomic does not swap a directory or a symlink out of the way", "[fs]") {
     TempRoot root;
     const std::string dir = root.dir + "/taken";
@@ -132,25 +158,31 @@ TEST_CASE("write_file_atomic does not swap a directory or a symlink out of the w
     CHECK_FALSE(path_exists(root.dir + "/elsewhere"));
 }
 
-TEST_CASE("remove_tree_detached returns at once and the tree goes from a process of its own", "[fs]") {
+TEST_CASE("remove_trees_detached returns at once and the trees go from one process of its own", "[fs]") {
     TempRoot root;
-    const std::string doomed = root.dir + "/doomed";
+    const std::string doomed = root.dir + "/doomed", also = root.dir + "/also";
     REQUIRE(mkdir_p(doomed + "/a/b").has_value());
     REQUIRE(write_file_atomic(doomed + "/a/b/file", "data").has_value());
+    REQUIRE(mkdir_p(also + "/c").has_value());
     // Whoever reads our output must not wait for the remover: it keeps no fd of ours.
     int out[2];
     REQUIRE(::pipe(out) == 0);
-    REQUIRE(remove_tree_detached(doomed).has_value());
+    {
+        DeferredRemoval deferred;
+        deferred.add(doomed);
+        deferred.add(also);
+    }  // started when it goes out of scope
     ::close(out[1]);
     struct pollfd end_of_file {out[0], POLLIN, 0};
     REQUIRE(::poll(&end_of_file, 1, 5000) == 1);  // a remover holding the write end would time out
     char byte;
     CHECK(::read(out[0], &byte, 1) == 0);
     ::close(out[0]);
-    for (int i = 0; i < 500 && path_exists(doomed); ++i) ::usleep(10000);
+    for (int i = 0; i < 500 && (path_exists(doomed) || path_exists(also)); ++i) ::usleep(10000);
     CHECK_FALSE(path_exists(doomed));
+    CHECK_FALSE(path_exists(also));
     CHECK(is_directory(root.dir));
-    // The remover is our child until we exit: reap it, so it is really gone.
+    // One remover for both, our child until we exit: reap it, so it is really gone.
     int status = 0;
     CHECK(::waitpid(-1, &status, 0) > 0);
     CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));

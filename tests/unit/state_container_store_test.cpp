@@ -354,10 +354,15 @@ TEST_CASE("update under the lock, rename, remove", "[state]") {
         reuse.name = "db";
         CHECK(store.create(reuse));
     }
-    SECTION("a detached remove frees the name at once; the files go after") {
-        REQUIRE(store.remove(db->id, state::TreeRemoval::detached));
+    SECTION("a deferred remove frees the name at once; the files go with the remover") {
+        skiff::DeferredRemoval deferred;
+        REQUIRE(store.remove(db->id, &deferred));
         CHECK(store.find("db").error().code == ENOENT);
         CHECK_FALSE(skiff::path_exists(store.dir_of(db->id)));
+        REQUIRE(deferred.paths() == std::vector<std::string>{store.containers_dir() + "/.removing-" + db->id});
+        CHECK(skiff::path_exists(deferred.paths().front()));  // out of sight, not yet deleted
+        REQUIRE(deferred.start());
+        CHECK(deferred.paths().empty());
         int status = 0;
         REQUIRE(::waitpid(-1, &status, 0) > 0);  // the remover, a child of ours until we exit
         CHECK(entries(store.containers_dir()) == std::set<std::string>{"names.json", "names.lock"});
