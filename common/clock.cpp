@@ -4,18 +4,17 @@
 
 #include <cstdio>
 
+#include "monitor/log_record.hpp"
+
 namespace skiff {
 
 std::string rfc3339_now() {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char date[64];
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-    char out[96];
-    snprintf(out, sizeof out, "%s.%09ldZ", date, ts.tv_nsec);
-    return out;
+    // The log's formatter: no gmtime_r/strftime, which load the time zone (/etc/localtime)
+    // on first use although UTC needs none of it.
+    char out[32];
+    return std::string(out, logfmt::format_rfc3339(ts, out));
 }
 
 std::optional<Timestamp> parse_rfc3339(std::string_view text) {

@@ -212,7 +212,7 @@ void mark_running(state::ContainerStore& containers, const std::string& id, pid_
         r.started = rfc3339_now();
         r.finished.clear();
         r.monitor_pid = ::getpid();
-        r.monitor_start_time = runtime::process_start_time(::getpid());
+        r.monitor_start_time = runtime::own_start_time();
         return ok();
     });
 }

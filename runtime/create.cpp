@@ -138,7 +138,7 @@ Result<Created> do_create(const RuntimeOptions& rt, const CreateOptions& options
     record.rootfs = *rootfs;
     record.created_at = rfc3339_now();
     record.creator_pid = ::getpid();
-    record.creator_start_time = process_start_time(::getpid());
+    record.creator_start_time = own_start_time();
     record.owner = ::geteuid();
     record.annotations = spec.annotations;
     record.own_pid_namespace = false;

@@ -61,6 +61,17 @@ uint64_t process_start_time(pid_t pid) {
     return std::strtoull(rest.c_str() + pos, nullptr, 10);
 }
 
+uint64_t own_start_time() {
+    static pid_t cached_pid = 0;
+    static uint64_t cached = 0;
+    pid_t self = ::getpid();
+    if (self != cached_pid || cached == 0) {
+        cached = process_start_time(self);
+        cached_pid = self;
+    }
+    return cached;
+}
+
 bool process_alive(pid_t pid, uint64_t start_time) {
     if (pid <= 0) return false;
     uint64_t now = process_start_time(pid);

@@ -98,6 +98,8 @@ Status validate_container_id(const std::string& id);
 
 // Field 22 (starttime) of /proc/<pid>/stat, or 0 when the process is gone.
 uint64_t process_start_time(pid_t pid);
+// This process's, read once (again in a forked child, whose pid differs).
+uint64_t own_start_time();
 // Alive, the same process (start time), and not a zombie.
 bool process_alive(pid_t pid, uint64_t start_time);
 
