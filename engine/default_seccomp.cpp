@@ -1,9 +1,12 @@
 #include "engine/default_seccomp.hpp"
 
 #include <seccomp.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <initializer_list>
 #include <string_view>
@@ -264,6 +267,17 @@ Result<json> convert_rule(const json& rule, const SeccompTarget& target, const s
 
 }  // namespace
 
+bool kernel_runs_x32() {
+#if defined(__x86_64__)
+    constexpr long kX32SyscallBit = 0x40000000;
+    errno = 0;
+    long pid = ::syscall(kX32SyscallBit | SYS_getpid);
+    return pid >= 0 || errno != ENOSYS;
+#else
+    return false;
+#endif
+}
+
 SeccompTarget host_seccomp_target(std::vector<std::string> capabilities) {
     SeccompTarget target;
     target.capabilities = std::move(capabilities);
@@ -290,6 +304,7 @@ SeccompTarget host_seccomp_target(std::vector<std::string> capabilities) {
             target.native_arch = arches.second;
         }
     }
+    if (target.native_arch == "SCMP_ARCH_X86_64") target.x32_abi = kernel_runs_x32();
     return target;
 }
 
@@ -437,7 +452,7 @@ Result<json> seccomp_profile_to_oci(const json& profile, const SeccompTarget& ta
             arches.push_back(entry["architecture"]);
             if (auto subs = entry.find("subArchitectures"); subs != entry.end() && subs->is_array())
                 for (const auto& sub : *subs)
-                    if (sub.is_string()) arches.push_back(sub);
+                    if (sub.is_string() && (target.x32_abi || sub != "SCMP_ARCH_X32")) arches.push_back(sub);
         }
     } else if (has_arches) {
         for (const auto& a : profile["architectures"]) {
@@ -476,8 +491,9 @@ Result<json> cached_default_seccomp_oci(const SeccompTarget& target, const std::
     auto exe = file_identity("/proc/self/exe");
     if (cache_dir.empty() || !exe) return seccomp_profile_to_oci(default_seccomp_profile(), target);
     const scmp_version* lib = seccomp_version();
-    std::string key = "skiff default seccomp, OCI form, v1\n" + target.arch + " " + target.native_arch + " " +
-                      std::to_string(target.kernel_major) + "." + std::to_string(target.kernel_minor) + "\n";
+    std::string key = "skiff default seccomp, OCI form, v2\n" + target.arch + " " + target.native_arch +
+                      (target.x32_abi ? " x32 " : " no-x32 ") + std::to_string(target.kernel_major) + "." +
+                      std::to_string(target.kernel_minor) + "\n";
     for (const auto& cap : target.capabilities) key += cap + " ";
     key += "\nexe " + std::to_string(exe->device) + ":" + std::to_string(exe->inode) + " " +
            std::to_string(exe->size) + " " + std::to_string(exe->modified.tv_sec) + "." +

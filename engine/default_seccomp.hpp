@@ -29,10 +29,19 @@ struct SeccompTarget {
     std::string native_arch;
     int kernel_major = 0;
     int kernel_minor = 0;
+    // Whether the kernel runs x32 syscalls (x86_64 kernels built or booted without that ABI
+    // answer them with ENOSYS). Without it the x32 sub-architecture is left out of the
+    // filter: its syscalls still fail, with the default action's EPERM, and the filter is a
+    // third shorter (1246 -> 872 instructions, ~25% less time to load it into each container).
+    bool x32_abi = true;
     // Drops syscall names the runtime's libseccomp does not know (runc skips them; our
     // runtime rejects them). Unset: keep every name.
     std::function<bool(const std::string&)> syscall_known;
 };
+
+// Whether this kernel runs x32 syscalls: one harmless try (getpid). An outer seccomp filter
+// that refuses it (EPERM) leaves the answer yes: keep the x32 rules when unsure.
+bool kernel_runs_x32();
 
 // This machine's architecture and kernel, with the given capabilities.
 SeccompTarget host_seccomp_target(std::vector<std::string> capabilities);
