@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -223,6 +225,14 @@ Result<std::string> find_unified_root(const std::string& mountinfo_path) {
     static std::string own_root;  // for /proc/self/mountinfo, once found
     const bool own = mountinfo_path == "/proc/self/mountinfo";
     if (own && !own_root.empty()) return own_root;
+    if (own) {
+        // The usual places first, by the filesystem mounted there: a statfs each instead of
+        // reading and parsing every mount of the host (hundreds on a busy one).
+        for (const char* usual : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+            struct statfs fs {};
+            if (::statfs(usual, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) return own_root = usual;
+        }
+    }
     SKIFF_TRY(text, read_file(mountinfo_path));
     std::vector<std::string> found;
     for (auto& line : split_lines(text)) {
@@ -247,9 +257,21 @@ Result<std::string> find_unified_root(const std::string& mountinfo_path) {
 }
 
 Result<std::string> own_group(const std::string& proc_cgroup_path) {
+    // Ours is read once per process (engine and runtime both ask during a run); a forked
+    // child, whose pid differs, reads its own.
+    static pid_t cached_for = 0;
+    static std::string cached;
+    const bool own = proc_cgroup_path == "/proc/self/cgroup";
+    if (own && cached_for == ::getpid()) return cached;
     SKIFF_TRY(text, read_file(proc_cgroup_path));
-    for (auto& line : split_lines(text))
-        if (line.starts_with("0::")) return line.substr(3);
+    for (auto& line : split_lines(text)) {
+        if (!line.starts_with("0::")) continue;
+        if (own) {
+            cached = line.substr(3);
+            cached_for = ::getpid();
+        }
+        return line.substr(3);
+    }
     return fail(proc_cgroup_path + ": no cgroup v2 (\"0::\") entry");
 }
 
