@@ -18,6 +18,7 @@
 
 #include "common/fs.hpp"
 #include "common/path.hpp"
+#include "common/spin_wait.hpp"
 #include "runtime/cloned_binary.hpp"
 #include "runtime/console.hpp"
 #include "runtime/hooks.hpp"
@@ -240,11 +241,24 @@ void run_container_child(ChildContext& ctx) {
     // Block until `start` opens the fifo for reading, then tell it we are going. The fifo is
     // reopened through our O_PATH fd: its directory may not be searchable by us any more.
     std::string fifo_path = "self/fd/" + std::to_string(ctx.exec_fifo);
-    int fifo = ::openat(ready->host_proc ? ready->host_proc.get() : AT_FDCWD,
-                        (ready->host_proc ? fifo_path : "/proc/" + fifo_path).c_str(), O_WRONLY | O_CLOEXEC);
+    const int fifo_dir = ready->host_proc ? ready->host_proc.get() : AT_FDCWD;
+    const std::string fifo_at = ready->host_proc ? fifo_path : "/proc/" + fifo_path;
+    // `start` comes right after our kReady in a `run`: poll for its reader (a non-blocking
+    // open fails with ENXIO until there is one) before sleeping in the open (spin_wait.hpp).
+    int fifo = -1;
+    int open_error = ENXIO;
+    spin_until([&] {
+        fifo = ::openat(fifo_dir, fifo_at.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        open_error = fifo < 0 ? errno : 0;
+        return fifo >= 0 || (open_error != ENXIO && open_error != EINTR);
+    });
+    if (fifo < 0 && (open_error == ENXIO || open_error == EINTR)) {
+        fifo = ::openat(fifo_dir, fifo_at.c_str(), O_WRONLY | O_CLOEXEC);
+        open_error = fifo < 0 ? errno : 0;
+    }
     ready->host_proc.reset();
     if (fifo < 0) {
-        dprintf(STDERR_FILENO, "skiff-runtime: open exec fifo: %s\n", strerror(errno));
+        dprintf(STDERR_FILENO, "skiff-runtime: open exec fifo: %s\n", strerror(open_error));
         _exit(1);
     }
     if (::write(fifo, "0", 1) != 1) _exit(1);

@@ -270,7 +270,8 @@ Result<Launched> launch_container(const LaunchRequest& req) {
         SKIFF_TRY(packet, parent_end.expect(SyncMessage::kConsoleFd, "container process"));
         launched.console_master = std::move(packet.fd);
     }
-    SKIFF_CHECK(parent_end.expect(SyncMessage::kReady, "container process"));
+    // The container's whole set-up (mounts, pivot, seccomp): sleep, the child needs the CPUs.
+    SKIFF_CHECK(parent_end.expect(SyncMessage::kReady, "container process", std::chrono::microseconds(0)));
     log::debug("container " + req.id + ": set up, waiting on its exec fifo");
     guard.pid = -1;
     return launched;

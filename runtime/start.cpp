@@ -7,6 +7,7 @@
 
 #include "common/fs.hpp"
 #include "common/log.hpp"
+#include "common/spin_wait.hpp"
 #include "runtime/hooks.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/spec.hpp"
@@ -24,6 +25,13 @@ Status start_container(const RuntimeOptions& rt, const std::string& id) {
     // Non-blocking open: if the process died we must not wait forever for a writer.
     UniqueFd fifo(::open(store.fifo_of(id).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
     if (!fifo) return sys_error("open exec fifo of " + id);
+    // The process is about to write its byte, then to exec: poll before sleeping
+    // (spin_wait.hpp). Either wait below then finds it at once.
+    auto fifo_ready = [&] {
+        struct pollfd p { fifo.get(), POLLIN, 0 };
+        return ::poll(&p, 1, 0) > 0;
+    };
+    spin_until(fifo_ready);
     for (;;) {
         struct pollfd p { fifo.get(), POLLIN, 0 };
         int r = ::poll(&p, 1, 100);
@@ -41,6 +49,7 @@ Status start_container(const RuntimeOptions& rt, const std::string& id) {
     // The process keeps its end open (close-on-exec) through the startContainer hooks until
     // execve: end-of-file means the user process runs (or the process died), and only then
     // may poststart hooks run (runtime-spec lifecycle steps 7-9).
+    spin_until(fifo_ready);
     for (;;) {
         struct pollfd p { fifo.get(), POLLIN, 0 };
         int r = ::poll(&p, 1, -1);

@@ -55,14 +55,22 @@ Status SyncChannel::send_error(const Error& err) {
     return send(SyncMessage::kError, std::to_string(err.code) + "\n" + err.what);
 }
 
-Result<SyncPacket> SyncChannel::receive() {
+Result<SyncPacket> SyncChannel::receive(std::chrono::microseconds spin) {
     // Peek the packet's real length first so a small message costs a small buffer.
     char probe;
-    ssize_t length;
-    do {
+    ssize_t length = -1;
+    int error = EAGAIN;
+    // The other side answers within its part of the launch: poll before sleeping (spin_wait.hpp).
+    spin_until([&] {
+        length = ::recv(fd_.get(), &probe, 1, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+        error = length < 0 ? errno : 0;
+        return length >= 0 || (error != EAGAIN && error != EINTR);
+    }, spin);
+    while (length < 0 && (error == EAGAIN || error == EINTR)) {
         length = ::recv(fd_.get(), &probe, 1, MSG_PEEK | MSG_TRUNC);
-    } while (length < 0 && errno == EINTR);
-    if (length < 0) return sys_error("receive from launch handshake");
+        error = length < 0 ? errno : 0;
+    }
+    if (length < 0) return sys_error(error, "receive from launch handshake");
     if (static_cast<size_t>(length) > sizeof(Header) + kMaxPayload) return fail("sync packet too large");
     std::vector<char> buf(std::max<size_t>(static_cast<size_t>(length), 1));
     SyncPacket packet;
@@ -79,8 +87,8 @@ Result<SyncPacket> SyncChannel::receive() {
     return packet;
 }
 
-Result<SyncPacket> SyncChannel::expect(SyncMessage expected, const char* peer) {
-    auto packet = receive();
+Result<SyncPacket> SyncChannel::expect(SyncMessage expected, const char* peer, std::chrono::microseconds spin) {
+    auto packet = receive(spin);
     if (!packet) {
         if (packet.error().code == EPIPE && packet.error().what == "eof")
             return fail(std::string(peer) + " exited before " + sync_message_name(expected));

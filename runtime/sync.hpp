@@ -41,6 +41,7 @@
 
 #include "common/fd.hpp"
 #include "common/result.hpp"
+#include "common/spin_wait.hpp"
 
 namespace skiff::runtime {
 
@@ -74,13 +75,16 @@ public:
     Status send_error(const Error& err);
     // Wait for `expected`. An kError packet becomes that Error; EOF becomes
     // "<peer> exited before <expected>".
-    Result<SyncPacket> expect(SyncMessage expected, const char* peer);
+    // `spin`: how long to poll before sleeping (spin_wait.hpp); for answers that come within
+    // ~0.2 ms, not for one that waits on the other side's whole set-up.
+    Result<SyncPacket> expect(SyncMessage expected, const char* peer,
+                              std::chrono::microseconds spin = kLaunchSpinBudget);
 
     int fd() const { return fd_.get(); }
     void close() { fd_.reset(); }
 
 private:
-    Result<SyncPacket> receive();
+    Result<SyncPacket> receive(std::chrono::microseconds spin = kLaunchSpinBudget);
     UniqueFd fd_;
 };
 

@@ -12,6 +12,7 @@
 
 #include "common/fs.hpp"
 #include "common/path.hpp"
+#include "common/spin_wait.hpp"
 
 using namespace skiff;
 
@@ -202,4 +203,16 @@ TEST_CASE("write_file_in_place creates or truncates with the mode asked, never t
     REQUIRE(::symlink((root.dir + "/elsewhere").c_str(), (root.dir + "/link").c_str()) == 0);
     CHECK(write_file_in_place(root.dir + "/link", "y").error().code == ELOOP);
     CHECK_FALSE(path_exists(root.dir + "/elsewhere"));
+}
+
+TEST_CASE("spin_until: true as soon as ready, false once the budget is spent, one try at least", "[spin]") {
+    int tries = 0;
+    CHECK(skiff::spin_until([&] { return ++tries == 3; }, std::chrono::seconds(5)));
+    CHECK(tries == 3);
+    tries = 0;
+    CHECK_FALSE(skiff::spin_until([&] { ++tries; return false; }, std::chrono::microseconds(0)));
+    CHECK(tries == 1);
+    auto start = std::chrono::steady_clock::now();
+    CHECK_FALSE(skiff::spin_until([] { return false; }, std::chrono::milliseconds(20)));
+    CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(20));
 }
