@@ -19,18 +19,11 @@ namespace {
 constexpr size_t kMaxFileBytes = size_t(1) << 20;
 
 Result<std::vector<std::string>> json_files(const std::string& dir) {
+    SKIFF_TRY(names, dir_entries(dir));
     std::vector<std::string> out;
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) {
-        if (errno == ENOENT) return out;
-        return sys_error("open directory " + dir);
-    }
-    while (auto* ent = ::readdir(d)) {
-        std::string name = ent->d_name;
+    for (const auto& name : names)
         // Temporary files of atomic writes end in ".tmp-<pid>": not ".json".
         if (name.size() > 5 && name.ends_with(".json") && name[0] != '.') out.push_back(dir + "/" + name);
-    }
-    ::closedir(d);
     std::sort(out.begin(), out.end());
     return out;
 }

@@ -202,18 +202,10 @@ Status StateStore::remove(const std::string& id, DeferredRemoval* deferred) cons
 }
 
 Result<std::vector<std::string>> StateStore::list_ids() const {
+    SKIFF_TRY(names, dir_entries(root_));
     std::vector<std::string> ids;
-    DIR* dir = ::opendir(root_.c_str());
-    if (!dir) {
-        if (errno == ENOENT) return ids;
-        return sys_error("open " + root_);
-    }
-    while (auto* ent = ::readdir(dir)) {
-        std::string name = ent->d_name;
-        if (name == "." || name == "..") continue;
-        if (validate_container_id(name) && is_directory(dir_of(name))) ids.push_back(name);
-    }
-    ::closedir(dir);
+    for (auto& name : names)
+        if (validate_container_id(name) && is_directory(dir_of(name))) ids.push_back(std::move(name));
     std::sort(ids.begin(), ids.end());
     return ids;
 }

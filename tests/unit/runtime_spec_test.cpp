@@ -12,6 +12,7 @@
 
 #include "common/fs.hpp"
 #include "runtime/spec.hpp"
+#include "temp_dir.hpp"
 
 using nlohmann::json;
 using namespace skiff::runtime;
@@ -125,14 +126,7 @@ json without(const std::string& pointer) {
     return doc;
 }
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/skiff-spec-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { (void)skiff::remove_tree(path); }
-};
+using skiff::testing::TempDir;
 
 const Mount* find_mount(const Spec& spec, const std::string& destination) {
     auto it = std::ranges::find(spec.mounts, destination, &Mount::destination);

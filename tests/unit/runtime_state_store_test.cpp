@@ -10,17 +10,9 @@
 #include "common/fs.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/state_store.hpp"
+#include "temp_dir.hpp"
 
-namespace {
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/skiff-rtstate-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { (void)skiff::remove_tree(path); }
-};
-}  // namespace
+using skiff::testing::TempDir;
 
 TEST_CASE("a deferred delete takes the state directory out of sight, for the caller to remove", "[runtime]") {
     TempDir root;
