@@ -143,8 +143,9 @@ struct Pipe {
 };
 
 // One run of PID 1 from this process with its stdout/stderr through `sink`: the runtime's
-// run (create + start + wait + delete, its state directory left on `deferred`). Returns the exit code; errors before PID 1 ran
-// become Docker's 125/126/127 with the message kept in `start_error`.
+// run (create + start + wait + delete, its state directory left on `deferred`). Returns the
+// exit code; errors before PID 1 ran become Docker's 125/126/127 with the message kept in
+// `start_error`.
 struct RunOutcome {
     int exit_code = 0;
     std::optional<Error> start_error;
