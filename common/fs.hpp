@@ -6,6 +6,7 @@
 #include <ctime>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/fd.hpp"
@@ -47,6 +48,11 @@ Status remove_tree(const std::string& path);
 // runtime::remove_stale_state). The child is not waited for: the caller should be about to
 // exit, which hands it to init.
 Status remove_trees_detached(const std::vector<std::string>& paths);
+
+// The name a store gives a tree it renamed out of sight for removal: `.removing-<id>` beside
+// the live ones, never a valid name of its own (ids start with a letter or digit), so
+// listings pass over it and prune sweeps find it.
+inline constexpr std::string_view kRemovingPrefix = ".removing-";
 
 // Trees a command renamed out of sight on its way, deleted together by one detached process
 // (remove_trees_detached) when it is done: one process start for all of them. Each directory

@@ -188,9 +188,7 @@ RunOutcome run_once(const Store& store, const std::string& id, bool tty, int std
     runtime::CreateOptions options;
     options.id = id;
     options.bundle = containers.dir_of(id);
-    auto rt = runtime_options(store);
-    rt.deferred_removal = deferred;
-    auto ran = runtime::run_container(rt, options, false, started);
+    auto ran = runtime::run_container(runtime_options(store, deferred), options, false, started);
     // Our copies of the pipes' write ends go (with a terminal, only now: the runtime relayed it
     // through them); the pump ends when the container's do too.
     stdio.restore();
@@ -236,8 +234,8 @@ void close_inherited_fds(int keep) {
 
 state::ContainerStore container_store(const Store& store) { return state::ContainerStore(store.options.root); }
 
-runtime::RuntimeOptions runtime_options(const Store& store) {
-    return runtime::RuntimeOptions{path_join(store.options.runroot, "runtime")};
+runtime::RuntimeOptions runtime_options(const Store& store, DeferredRemoval* deferred) {
+    return runtime::RuntimeOptions{path_join(store.options.runroot, "runtime"), deferred};
 }
 
 Result<std::vector<std::string>> image_lower_dirs(const Store& store, const image::ImageRecord& image) {
@@ -630,9 +628,7 @@ Status stop_container(const Store& store, std::string_view container, int timeou
 namespace {
 Status remove_stopped(const Store& store, state::ContainerStore& containers, const state::ContainerRecord& record,
                       bool volumes, DeferredRemoval* deferred) {
-    auto rt = runtime_options(store);
-    rt.deferred_removal = deferred;
-    auto deleted = runtime::delete_container(rt, record.id, true);
+    auto deleted = runtime::delete_container(runtime_options(store, deferred), record.id, true);
     // The runtime's state went with the runroot (a reboot): its cgroup may still be there.
     if (!deleted && record.config.is_object() && record.config.contains("cgroup")) {
         if (auto root = cgroups::find_unified_root()) {

@@ -112,8 +112,9 @@ Result<nlohmann::json> inspect_container(const Store& store, std::string_view co
 
 // The state/ store of this engine store.
 state::ContainerStore container_store(const Store& store);
-// The runtime's options for this store: its state under <runroot>/runtime.
-runtime::RuntimeOptions runtime_options(const Store& store);
+// The runtime's options for this store: its state under <runroot>/runtime; with `deferred`,
+// a deleted container's state directory goes on that list (RuntimeOptions::deferred_removal).
+runtime::RuntimeOptions runtime_options(const Store& store, DeferredRemoval* deferred = nullptr);
 
 // An image's layer dirs for overlayfs, topmost first. Layers unpacked without root that
 // hold whiteouts are refused (rootless overlay is not wired yet).

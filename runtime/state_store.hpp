@@ -41,10 +41,6 @@ struct ContainerRecord {
     std::map<std::string, std::string> annotations;
 };
 
-// Where a deferred remove puts a state directory: never a container id (those start with a
-// letter or digit), so list_ids passes over it.
-inline constexpr std::string_view kRemovingPrefix = ".removing-";
-
 class StateStore {
 public:
     explicit StateStore(std::string root) : root_(std::move(root)) {}
@@ -66,8 +62,8 @@ public:
     Status save(const ContainerRecord& record) const;
     Result<ContainerRecord> load(const std::string& id) const;
     bool exists(const std::string& id) const;
-    // Deletes the directory, or with `deferred` renames it to <root>/.removing-<id> and adds
-    // that to the list.
+    // Deletes the directory, or with `deferred` renames it to <root>/.removing-<id>
+    // (kRemovingPrefix, which list_ids passes over) and adds that to the list.
     Status remove(const std::string& id, DeferredRemoval* deferred = nullptr) const;
     Result<std::vector<std::string>> list_ids() const;
 

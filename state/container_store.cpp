@@ -29,7 +29,6 @@ namespace jf = json_fields;
 // The config member may carry a whole run request (env, mounts, ...): generous, but bounded.
 constexpr size_t kMaxRecordBytes = size_t(16) << 20;
 constexpr size_t kMaxNamesBytes = size_t(64) << 20;
-constexpr std::string_view kRemovingPrefix = ".removing-";
 
 constexpr std::string_view kStatusNames[] = {"created", "running", "paused",
                                              "exited",  "dead",    "removing"};
