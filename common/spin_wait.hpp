@@ -1,5 +1,5 @@
-// Waiting for another process that answers within a millisecond or two (the container's
-// launch handshake, the exit of a short command) without going to sleep first.
+// Waiting for another process that answers within microseconds to a millisecond (the short
+// waits of the container's launch handshake) without going to sleep first.
 //
 // A waiter that blocks lets its CPU go idle, and on a VM without guest halt-polling (this
 // one boots with haltpoll.guest_halt_poll_ns=0) waking that CPU again is a trip through the
@@ -13,9 +13,10 @@
 
 namespace skiff {
 
-// How long the waits of a launch keep polling before they block as usual: longer than a
-// container's set-up or a `true` takes here, short enough to cost nothing that matters when
-// the answer is slow (a long-running command, a loaded machine).
+// How long the short waits of a launch keep polling before they block as usual: well over
+// the ~0.1-0.3 ms their answers take here, short enough to cost nothing that matters when
+// the answer is slow (a loaded machine). Waits on real work (the container's set-up, its
+// run) do not poll: a spinning waiter there slowed the container it waited for.
 inline constexpr std::chrono::microseconds kLaunchSpinBudget{3000};
 
 // Calls `ready` until it returns true (then true) or `budget` has passed (then false, and
