@@ -229,7 +229,14 @@ Result<std::vector<std::string>> dir_entries(const std::string& path) {
 bool changed_before(const std::string& path, time_t seconds) {
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0) return false;
-    return ::time(nullptr) - st.st_ctime >= seconds;
+    return timestamp_older_than(st.st_ctim, seconds);
+}
+
+bool timestamp_older_than(const struct timespec& stamp, time_t seconds) {
+    struct timespec now;
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    const time_t whole = now.tv_sec - stamp.tv_sec;
+    return whole > seconds || (whole == seconds && now.tv_nsec >= stamp.tv_nsec);
 }
 
 bool path_exists(const std::string& path) {

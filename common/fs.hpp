@@ -78,6 +78,10 @@ Result<std::vector<std::string>> dir_entries(const std::string& path);
 // Whether the inode at path (not followed) last changed at least `seconds` ago, by its ctime,
 // which a rename moves too: how sweeps tell a killed remover's leftovers from a live one's.
 bool changed_before(const std::string& path, time_t seconds);
+// Whether a file timestamp is at least `seconds` old. Read against the precise clock: time()
+// lags the coarse clock file timestamps come from by up to a tick, so a file made this very
+// moment could look 1 s in the future.
+bool timestamp_older_than(const struct timespec& stamp, time_t seconds);
 // fsync a directory so a rename into it survives a crash (best effort: errors ignored).
 void fsync_directory(const std::string& dir);
 

@@ -76,7 +76,7 @@ Result<UniqueFd> flock_file(const std::string& path) {
 bool older_than(const std::string& path, time_t seconds) {
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0) return false;
-    return ::time(nullptr) - st.st_mtime >= seconds;
+    return timestamp_older_than(st.st_mtim, seconds);
 }
 
 // ---- names.json ----

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <string>
 
@@ -215,4 +216,27 @@ TEST_CASE("spin_until: true as soon as ready, false once the budget is spent, on
     auto start = std::chrono::steady_clock::now();
     CHECK_FALSE(skiff::spin_until([] { return false; }, std::chrono::milliseconds(20)));
     CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(20));
+}
+
+TEST_CASE("changed_before: a file made this moment is 0 s old, never in the future", "[fs]") {
+    TempRoot root;
+    const std::string path = root.dir + "/fresh";
+    // Across at least one second boundary: there time() lagged the files' coarse clock.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1100);
+    int made = 0;
+    while (std::chrono::steady_clock::now() < until) {
+        REQUIRE(::mkdir(path.c_str(), 0700) == 0);
+        ++made;
+        if (!changed_before(path, 0)) FAIL("a directory made now is not 0 s old (try " << made << ")");
+        CHECK_FALSE(changed_before(path, 60));
+        REQUIRE(::rmdir(path.c_str()) == 0);
+    }
+    struct timespec future{};
+    ::clock_gettime(CLOCK_REALTIME, &future);
+    future.tv_sec += 2;
+    CHECK_FALSE(timestamp_older_than(future, 0));
+    struct timespec old{};
+    ::clock_gettime(CLOCK_REALTIME, &old);
+    old.tv_sec -= 61;
+    CHECK(timestamp_older_than(old, 60));
 }
