@@ -274,7 +274,7 @@ void add_system_df(CLI::App* system, const GlobalOptions& globals, int& exit_cod
 }
 
 void add_system_prune(CLI::App* system, const GlobalOptions& globals, int& exit_code) {
-    auto* cmd = add_command(*system, globals, "prune", "remove stopped containers, unused images and (optionally) volumes");
+    auto* cmd = add_command(*system, globals, "prune", "remove stopped containers, unused networks and images, (optionally) volumes, and the seccomp caches");
     if (!cmd) return;
     struct Flags {
         bool all = false, force = false, volumes = false;
@@ -289,7 +289,7 @@ void add_system_prune(CLI::App* system, const GlobalOptions& globals, int& exit_
         if (f->volumes) warning += "\n  - all anonymous volumes not used by at least one container";
         warning += f->all ? "\n  - all images without at least one container associated to them"
                           : "\n  - all dangling images";
-        warning += "\n";
+        warning += "\n  - skiff's seccomp caches (made again when next needed)\n";
         if (!f->force && !confirmed(warning)) return ok();
         SKIFF_TRY(report, engine::prune_system(open_store(globals), f->all, f->volumes));
         print_container_prune(report.containers);

@@ -118,7 +118,7 @@ Result<state::ContainerRecord> create_container(const Store& store, const RunReq
         inputs.syscall_known = [](const std::string& name) {
             return seccomp_syscall_resolve_name(name.c_str()) != __NR_SCMP_ERROR;
         };
-        inputs.seccomp_cache_dir = path_join(store.options.runroot, "cache");
+        inputs.seccomp_cache_dir = seccomp_oci_cache_dir(store);
         auto spec = build_spec(inputs, options);
         if (!spec || !request.keep_rootfs_mounted) (void)unmount_rootfs(rootfs);
         if (!spec) return std::unexpected(spec.error());

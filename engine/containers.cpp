@@ -238,6 +238,8 @@ runtime::RuntimeOptions runtime_options(const Store& store, DeferredRemoval* def
     return runtime::RuntimeOptions{path_join(store.options.runroot, "runtime"), deferred};
 }
 
+std::string seccomp_oci_cache_dir(const Store& store) { return path_join(store.options.runroot, "cache"); }
+
 Result<std::vector<std::string>> image_lower_dirs(const Store& store, const image::ImageRecord& image) {
     std::vector<std::string> dirs;
     for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) {

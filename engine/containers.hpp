@@ -115,6 +115,9 @@ state::ContainerStore container_store(const Store& store);
 // The runtime's options for this store: its state under <runroot>/runtime; with `deferred`,
 // a deleted container's state directory goes on that list (RuntimeOptions::deferred_removal).
 runtime::RuntimeOptions runtime_options(const Store& store, DeferredRemoval* deferred = nullptr);
+// Where create keeps the default seccomp profile's OCI form per skiff build and kernel
+// (<runroot>/cache; a cache, see cached_default_seccomp_oci).
+std::string seccomp_oci_cache_dir(const Store& store);
 
 // An image's layer dirs for overlayfs, topmost first. Layers unpacked without root that
 // hold whiteouts are refused (rootless overlay is not wired yet).

@@ -132,6 +132,12 @@ Result<SystemPruneReport> prune_system(const Store& store, bool all_images, bool
     }
     SKIFF_TRY(images, prune_images(store, all_images));
     report.images = std::move(images);
+    // A start reading an entry as it goes finds it missing and builds it again.
+    for (const std::string& cache : {seccomp_oci_cache_dir(store), runtime::seccomp_cache_dir(runtime_options(store))}) {
+        const int64_t size = directory_size(cache);
+        SKIFF_CHECK(remove_tree(cache));
+        report.caches_reclaimed += size;
+    }
     return report;
 }
 

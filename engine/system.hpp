@@ -59,10 +59,15 @@ struct SystemPruneReport {
     VolumePruneReport volumes;
     RemovalReport images;
     std::vector<std::string> networks;  // user networks no container uses (names)
-    int64_t reclaimed() const { return containers.reclaimed + volumes.reclaimed + images.reclaimed; }
+    int64_t caches_reclaimed = 0;       // bytes of the seccomp caches dropped
+    int64_t reclaimed() const {
+        return containers.reclaimed + volumes.reclaimed + images.reclaimed + caches_reclaimed;
+    }
 };
 // Docker's order: stopped containers, then user networks no container uses, then (with
 // `volumes`) unused anonymous volumes, then dangling images (every unused image with `all_images`) and unreferenced layers and blobs.
+// Last, the seccomp caches (the default profile's OCI form, compiled programs): they keep
+// one entry per skiff build and profile ever used, and the next start makes what it needs.
 Result<SystemPruneReport> prune_system(const Store& store, bool all_images, bool volumes);
 
 }  // namespace skiff::engine

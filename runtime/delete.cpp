@@ -63,6 +63,8 @@ Status delete_container(const RuntimeOptions& rt, const std::string& id, bool fo
     return ok();
 }
 
+std::string seccomp_cache_dir(const RuntimeOptions& rt) { return path_join(rt.root, ".seccomp-cache"); }
+
 Status remove_stale_state(const RuntimeOptions& rt, int min_age_seconds) {
     if (!is_directory(rt.root)) return ok();
     SKIFF_TRY(entries, dir_entries(rt.root));

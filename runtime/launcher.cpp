@@ -17,6 +17,7 @@
 #include "runtime/cloned_binary.hpp"
 #include "runtime/container_init.hpp"
 #include "runtime/hooks.hpp"
+#include "runtime/runtime.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/sync.hpp"
 
@@ -177,7 +178,7 @@ Result<Launched> launch_container(const LaunchRequest& req) {
     // Compile seccomp before cloning so a bad profile is reported by us, not the child.
     std::optional<SeccompFilter> filter;
     if (spec.linux && spec.linux->seccomp) {
-        auto built = build_seccomp_filter(*spec.linux->seccomp, path_join(dirname_of(req.state_dir), ".seccomp-cache"));
+        auto built = build_seccomp_filter(*spec.linux->seccomp, seccomp_cache_dir(RuntimeOptions{dirname_of(req.state_dir)}));
         if (!built) return std::unexpected(built.error());
         filter.emplace(std::move(*built));
     }

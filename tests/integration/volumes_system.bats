@@ -295,6 +295,7 @@ $anon"
     [[ "$stderr" == *"WARNING! This will remove:"* ]]
     [[ "$stderr" == *"  - all stopped containers"* ]]
     [[ "$stderr" == *"  - all dangling images"* ]]
+    [[ "$stderr" == *"  - skiff's seccomp caches"* ]]
     [[ "$stderr" != *"volumes"* ]]
     same "$(sk ps -aq | wc -l)" "1"
 
@@ -308,6 +309,24 @@ $anon"
     # bb:1 (the second import) and other:1 stay; the anonymous volume too, without --volumes.
     same "$(sk images --format '{{.Repository}}:{{.Tag}}' | sort | tr '\n' ' ')" "bb:1 other:1 "
     same "$(sk volume ls -q | wc -l)" "1"
+}
+
+@test "system prune drops the seccomp caches; the next run makes them again" {
+    import_busybox
+    sk run --rm bb:1 true
+    same "$(ls "$ROOT/run/cache" | grep -c '^seccomp-.*\.json$')" "1"
+    same "$(ls "$ROOT/run/runtime/.seccomp-cache" | grep -c '\.bpf$')" "1"
+    # An entry another skiff build or profile left is dropped with them.
+    echo '{}' > "$ROOT/run/cache/seccomp-0123456789abcdef0123456789abcdef.json"
+    run sk system prune -f
+    [ "$status" -eq 0 ]
+    [ ! -e "$ROOT/run/cache" ]
+    [ ! -e "$ROOT/run/runtime/.seccomp-cache" ]
+    run sk run --rm bb:1 sh -c 'grep ^Seccomp: /proc/self/status'
+    [ "$status" -eq 0 ]
+    same "$output" "Seccomp:	2"
+    same "$(ls "$ROOT/run/cache" | wc -l)" "1"
+    same "$(ls "$ROOT/run/runtime/.seccomp-cache" | grep -c '\.bpf$')" "1"
 }
 
 @test "system prune -a -f --volumes empties the store but for named volumes and what runs" {
