@@ -4,9 +4,17 @@
  * It is also a child subreaper and returns only once every process the command left behind
  * has ended too (skiff's detached remover, anything podman's conmon leaves running): the
  * next command, of either tool, then starts on a machine the previous one no longer uses.
- * The time printed is the command's own, up to its exit. */
+ * The time printed is the command's own, up to its exit.
+ *
+ *   spawn-rss [--netns PATH] COMMAND [ARG...]
+ * --netns: join that network namespace first (untimed), so a peer whose networking edits
+ * firewall tables does that in a namespace the bench made, never the host's. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -14,6 +22,16 @@
 #include <unistd.h>
 
 int main(int argc, char** argv) {
+    if (argc >= 3 && strcmp(argv[1], "--netns") == 0) {
+        int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+            perror(argv[2]);
+            return 2;
+        }
+        close(fd);
+        argc -= 2;
+        argv += 2;
+    }
     if (argc < 2) return 2;
     struct timespec a, b;
     prctl(PR_SET_CHILD_SUBREAPER, 1);
