@@ -135,7 +135,7 @@ Result<SystemPruneReport> prune_system(const Store& store, bool all_images, bool
     report.images = std::move(images);
     // A start reading an entry as it goes finds it missing and builds it again. One writing
     // an entry meanwhile can make the removal fail: only a warning, the rest is done.
-    for (const std::string& cache : {seccomp_oci_cache_dir(store), runtime::seccomp_cache_dir(runtime_options(store))}) {
+    for (const std::string& cache : {seccomp_oci_cache_dir(store), runtime::seccomp_cache_dir(runtime_options(store).root)}) {
         const int64_t size = directory_size(cache);
         if (auto removed = remove_tree(cache); !removed)
             log::warn("seccomp cache not dropped: " + removed.error().message());

@@ -309,7 +309,6 @@ Status BlobStore::remove_stale_temps() const {
     DIR* d = ::fdopendir(dfd.get());
     if (!d) return sys_error("opendir " + dir);
     dfd.release();
-    time_t now = ::time(nullptr);
     Status result = ok();
     while (auto* ent = ::readdir(d)) {
         std::string_view name = ent->d_name;
@@ -317,7 +316,7 @@ Status BlobStore::remove_stale_temps() const {
         struct stat st;
         if (::fstatat(::dirfd(d), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
         // A live writer keeps touching its temp; one idle for a minute was left by a crash.
-        if (!S_ISREG(st.st_mode) || now - st.st_mtime < kStaleTempSeconds) continue;
+        if (!S_ISREG(st.st_mode) || !timestamp_older_than(st.st_mtim, kStaleTempSeconds)) continue;
         if (::unlinkat(::dirfd(d), ent->d_name, 0) != 0 && errno != ENOENT && result)
             result = sys_error("remove " + path_join(dir, std::string(name)));
     }

@@ -63,7 +63,7 @@ Status delete_container(const RuntimeOptions& rt, const std::string& id, bool fo
     return ok();
 }
 
-std::string seccomp_cache_dir(const RuntimeOptions& rt) { return path_join(rt.root, ".seccomp-cache"); }
+std::string seccomp_cache_dir(const std::string& state_root) { return path_join(state_root, ".seccomp-cache"); }
 
 Status remove_stale_state(const RuntimeOptions& rt, int min_age_seconds) {
     if (!is_directory(rt.root)) return ok();

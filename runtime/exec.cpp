@@ -183,7 +183,7 @@ Result<int> exec_in_container(const RuntimeOptions& rt, const ExecOptions& optio
 
     std::optional<SeccompFilter> filter;
     if (spec.linux && spec.linux->seccomp) {
-        SKIFF_TRY(built, build_seccomp_filter(*spec.linux->seccomp, seccomp_cache_dir(rt)));
+        SKIFF_TRY(built, build_seccomp_filter(*spec.linux->seccomp, seccomp_cache_dir(rt.root)));
         filter.emplace(std::move(built));
     }
 

@@ -178,7 +178,7 @@ Result<Launched> launch_container(const LaunchRequest& req) {
     // Compile seccomp before cloning so a bad profile is reported by us, not the child.
     std::optional<SeccompFilter> filter;
     if (spec.linux && spec.linux->seccomp) {
-        auto built = build_seccomp_filter(*spec.linux->seccomp, seccomp_cache_dir(RuntimeOptions{dirname_of(req.state_dir)}));
+        auto built = build_seccomp_filter(*spec.linux->seccomp, seccomp_cache_dir(dirname_of(req.state_dir)));
         if (!built) return std::unexpected(built.error());
         filter.emplace(std::move(*built));
     }

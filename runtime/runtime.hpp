@@ -30,8 +30,8 @@ struct RuntimeOptions {
 Status remove_stale_state(const RuntimeOptions& rt, int min_age_seconds = 60);
 
 // Where compiled seccomp programs are kept, by profile, for every container of a state root
-// (a cache: removing it costs the next start a compile, nothing else).
-std::string seccomp_cache_dir(const RuntimeOptions& rt);
+// (RuntimeOptions::root; a cache: removing it costs the next start a compile, nothing else).
+std::string seccomp_cache_dir(const std::string& state_root);
 
 // The default --root: /run/skiff-runtime, or $XDG_RUNTIME_DIR/skiff-runtime when not root.
 std::string default_state_root();
