@@ -13,7 +13,9 @@
 // id><index>", container side eth0, eth1, ...), and the nftables table `inet skiff` — the
 // only table skiff touches — regenerated whole from the files above in one transaction
 // (masquerade leaving each non-internal subnet, DNAT of published ports in prerouting and
-// output, isolation between networks, internal networks cut off).
+// output, isolation between networks, internal networks cut off), plus, while a TCP port is
+// published, three cgroup BPF programs that turn a connect(2) from this host to
+// 127.0.0.1:PORT into one to the container's address (loopback_redirect.hpp).
 //
 // A container's network namespace is made before its PID 1 (create_netns), bind-mounted at
 // <runroot>/netns/<id>, configured from outside, and handed to the runtime as a namespace

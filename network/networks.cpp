@@ -11,9 +11,11 @@
 #include "common/digest.hpp"
 #include "common/clock.hpp"
 #include "common/fs.hpp"
+#include "common/log.hpp"
 #include "common/path.hpp"
 #include "network/firewall.hpp"
 #include "network/ipam.hpp"
+#include "network/loopback_redirect.hpp"
 #include "network/netlink.hpp"
 #include "network/netns.hpp"
 #include "network/network.hpp"
@@ -117,6 +119,11 @@ Status sync_locked(const NetworkPaths& paths, const std::vector<NetworkConfig>& 
     (void)::unlink(marker.c_str());  // loading may fail half-way: never claim the old text
     SKIFF_TRY(output, nft_run(ruleset));
     (void)output;
+    // Published ports changed with the text. The DNAT just loaded serves 127.0.0.1 too, so a
+    // kernel that refuses the programs costs speed, not reachability.
+    auto redirected = sync_loopback_redirects(loopback_redirects(with_bridge, endpoints), paths.table);
+    if (!redirected)
+        log::debug("published ports reached through 127.0.0.1 go through NAT: " + redirected.error().message());
     (void)write_file_atomic(marker, loaded, 0600, Durability::atomic);
     return ok();
 }

@@ -111,4 +111,12 @@ network_cleanup() {
     ip link del "$SKIFF_BRIDGE" 2>/dev/null || true
     nft delete table inet "$SKIFF_NFT_TABLE" 2>/dev/null || true
     rm -rf "$SKIFF_NETWORK_DIR"
+    # A sync with no network left detaches the loopback redirect programs of this table,
+    # should a failed test have left a published port behind.
+    local scratch
+    scratch=$(mktemp -d /tmp/skiff-net-cleanup.XXXXXX)
+    "$SKIFF" --root "$scratch/root" --runroot "$scratch/run" network prune -f >/dev/null 2>&1 || true
+    ip link del "$SKIFF_BRIDGE" 2>/dev/null || true
+    nft delete table inet "$SKIFF_NFT_TABLE" 2>/dev/null || true
+    rm -rf "$scratch" "$SKIFF_NETWORK_DIR"
 }

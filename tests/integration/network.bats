@@ -24,6 +24,11 @@ setup_file() {
     if mountpoint -q /run/netns; then export RUN_NETNS_WAS_MOUNTED=1; else export RUN_NETNS_WAS_MOUNTED=0; fi
     export SKIFF_NETWORK_DIR=$BATS_FILE_TMPDIR/network
     export SKIFF_NFT_TABLE=skiff_test SKIFF_BRIDGE=skt0 SKIFF_BRIDGE_SUBNET=10.123.0.0/16
+    # The loopback redirect programs (network/loopback_redirect.hpp) attached before this
+    # file: the tests check that theirs come and go.
+    export UNIFIED_CGROUP REDIRECTS_BEFORE
+    UNIFIED_CGROUP=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+    REDIRECTS_BEFORE=$(redirect_programs)
     export FIX=$BATS_FILE_TMPDIR/fix
     mkdir -p "$FIX"
     python3 "$MKIMAGE" busybox-rootfs "$FIX/rootfs" >/dev/null
@@ -124,6 +129,10 @@ no_network_left() {
     if [ -n "$port" ] && grep -qw "$port" <<<"$table"; then echo "nft rule left for $port: $table" >&2; return 1; fi
 }
 
+# skiff's connect4 programs on the cgroup tree (one per namespace and nftables table with a
+# published TCP port).
+redirect_programs() { bpftool cgroup show "$UNIFIED_CGROUP" 2>/dev/null | grep -c skiff_connect4 || true; }
+
 # An "other host": a network namespace with a veth to this host, 198.18.0.1 (host) /
 # 198.18.0.2 (it). Removed in teardown.
 make_other_host() {
@@ -168,9 +177,17 @@ make_other_host() {
     same "$(sk inspect --format '{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}}' web)" "$ip 10.123.0.1"
     [[ "$(sk inspect --format '{{.NetworkSettings.MacAddress}}' web)" =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]]
     same "$(sk inspect --format '{{.HostConfig.NetworkMode}}' web)" "bridge"
+    # 127.0.0.1 is redirected at connect (no NAT), invisibly: the socket's names are those
+    # NAT would have given it. The container's own 127.0.0.1 is not redirected.
+    same "$(redirect_programs)" "$((REDIRECTS_BEFORE + 1))"
+    same "$(python3 -c 'import socket; s = socket.create_connection(("127.0.0.1", 18080))
+print(s.getsockname()[0], s.getpeername())')" "127.0.0.1 ('127.0.0.1', 18080)"
+    run sk exec web wget -q -O- -T 2 http://127.0.0.1:18080/
+    [ "$status" -ne 0 ]
     # Stopped: nothing is published any more, and it comes back at the next start.
     sk stop -t 1 web >/dev/null
     same "$(sk port web)" ""
+    same "$(redirect_programs)" "$REDIRECTS_BEFORE"
     ! serves http://127.0.0.1:18080/
     sk start web >/dev/null
     wait_for 50 serves http://127.0.0.1:18080/
@@ -491,6 +508,7 @@ s = socket.socket(); s.bind(("127.0.0.1", 18084)); s.listen(); time.sleep(60)' &
     [ -z "$(endpoint_files)" ]
     [ -z "$(netns_mounts)" ]
     ! nft list table inet "$SKIFF_NFT_TABLE" | grep -qw 18086
+    same "$(redirect_programs)" "$REDIRECTS_BEFORE"
 }
 
 @test "a monitor killed with -9: ps -a and rm -f leave nothing" {
@@ -519,4 +537,5 @@ s = socket.socket(); s.bind(("127.0.0.1", 18084)); s.listen(); time.sleep(60)' &
     sk rm -f kk >/dev/null
     [ -z "$(endpoint_files)" ]
     [ -z "$(netns_mounts)" ]
+    same "$(redirect_programs)" "$REDIRECTS_BEFORE"
 }

@@ -24,6 +24,7 @@
 
 #include "common/fs.hpp"
 #include "network/firewall.hpp"
+#include "network/loopback_redirect.hpp"
 #include "network/netlink.hpp"
 #include "network/network.hpp"
 
@@ -166,6 +167,27 @@ std::string fetch(const std::string& netns, const std::string& ip, uint16_t port
     return got;
 }
 
+// "LOCAL_IP -> PEER_IP:PEER_PORT" of a TCP socket of this process connected to ip:port.
+std::string socket_names_after_connect(const std::string& ip, uint16_t port) {
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    ::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
+    std::string out;
+    if (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+        sockaddr_in local{}, peer{};
+        socklen_t local_len = sizeof local, peer_len = sizeof peer;
+        ::getsockname(s, reinterpret_cast<sockaddr*>(&local), &local_len);
+        ::getpeername(s, reinterpret_cast<sockaddr*>(&peer), &peer_len);
+        char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+        out = std::string(::inet_ntop(AF_INET, &local.sin_addr, a, sizeof a)) + " -> " +
+              ::inet_ntop(AF_INET, &peer.sin_addr, b, sizeof b) + ":" + std::to_string(ntohs(peer.sin_port));
+    }
+    ::close(s);
+    return out;
+}
+
 struct Sandbox {
     std::string tmp;
     net::NetworkPaths paths;
@@ -194,6 +216,7 @@ struct Sandbox {
             }
         for (const auto& l : links) delete_link(l);
         (void)net::nft_run("table inet " + kTable + " {}\ndelete table inet " + kTable);
+        (void)net::sync_loopback_redirects({}, kTable);
         for (const auto& ns : netns) (void)net::remove_netns(ns);
         (void)skiff::remove_tree(tmp);
     }
@@ -329,6 +352,12 @@ TEST_CASE("bridge networks: connect, publish, isolate, disconnect", "[network][r
     CHECK(fetch("", "127.0.0.1", host_port) == "pong");
     CHECK(fetch("", kUserPrefix + "1", host_port) == "pong");
     CHECK(fetch(ns2, kUserPrefix + "1", host_port) == "pong");  // hairpin through the host
+    // 127.0.0.1 goes through the connect4 program, not NAT: one redirect loaded, and the
+    // socket's names are those a NATed one would have.
+    CHECK(net::loopback_redirects_loaded(kTable).value_or(-2) == 1);
+    CHECK(socket_names_after_connect("127.0.0.1", host_port) == "127.0.0.1 -> 127.0.0.1:" + std::to_string(host_port));
+    // Another namespace's 127.0.0.1 is its own: nothing listens there, nothing redirects.
+    CHECK(fetch(ns2, "127.0.0.1", host_port) == "");
 
     SECTION("a host port held by another endpoint or a process is refused, nothing changes") {
         auto before = net::nft_run("list table inet " + kTable);
@@ -403,6 +432,7 @@ TEST_CASE("bridge networks: connect, publish, isolate, disconnect", "[network][r
     REQUIRE(networks.disconnect_all(id2));  // nothing left: fine
     CHECK_FALSE(link_exists(ep1->host_interface));
     CHECK_FALSE(link_exists(ep2->host_interface));
+    CHECK(net::loopback_redirects_loaded(kTable).value_or(-2) == -1);  // the programs are detached
     // The bridges stay, and with them their rules; the published port is gone.
     CHECK_THAT(net::nft_run("list table inet " + kTable).value_or(""),
                !Catch::Contains("dport " + std::to_string(host_port)));

@@ -11,6 +11,7 @@
 
 #include "common/fs.hpp"
 #include "network/ipam.hpp"
+#include "network/loopback_redirect.hpp"
 #include "network/network.hpp"
 #include "network/ports.hpp"
 #include "network/store.hpp"
@@ -247,6 +248,30 @@ net::Endpoint endpoint(const std::string& id, const std::string& network_name, c
 }
 
 }  // namespace
+
+TEST_CASE("loopback_redirects: TCP ports reachable through 127.0.0.1 of routed networks", "[network]") {
+    std::vector<net::NetworkConfig> networks = {network("bridge", "skiff0", "10.88.0.0/16"),
+                                                network("secret", "sk-222222222222", "10.89.1.0/24", true)};
+    std::vector<net::Endpoint> endpoints = {
+        endpoint("c1", "bridge", "10.88.0.2",
+                 {{"", 8080, 80, "tcp"},            // every address: yes
+                  {"127.0.0.2", 8081, 81, "tcp"},   // a loopback address: yes, that one
+                  {"0.0.0.0", 8082, 82, "tcp"},     // every address, spelled out
+                  {"192.168.1.5", 8083, 83, "tcp"},  // another address: NAT only
+                  {"", 5353, 53, "udp"}}),           // UDP: NAT only
+        endpoint("c2", "secret", "10.89.1.2", {{"", 9999, 99, "tcp"}}),  // internal: nothing published
+        endpoint("c3", "gone", "10.90.0.2", {{"", 7777, 77, "tcp"}}),    // unknown network
+    };
+    auto redirects = net::loopback_redirects(networks, endpoints);
+    const uint32_t c1 = (10u << 24) | (88u << 16) | 2u;
+    std::vector<net::LoopbackRedirect> expected = {
+        {0, 8080, c1, 80},
+        {0, 8082, c1, 82},
+        {(127u << 24) | 2u, 8081, c1, 81},
+    };
+    CHECK(redirects == expected);
+    CHECK(net::loopback_redirects(networks, {}).empty());
+}
 
 TEST_CASE("render_ruleset: no network deletes the table", "[network]") {
     auto text = net::render_ruleset({}, {}, "skiff");
