@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
-#include <optional>
 
 #include "cgroups/cgroups.hpp"
 #include "common/fd.hpp"
