@@ -60,6 +60,12 @@ void Assembler::jump_if(uint8_t op, Reg dst, Reg src, std::string label) {
     emit(BPF_JMP | op | BPF_X, dst, src, 0, 0);
 }
 void Assembler::call(int32_t helper) { emit(BPF_JMP | BPF_CALL, R0, R0, 0, helper); }
+void Assembler::lookup(int map_fd, int16_t key_offset) {
+    load_map(R1, map_fd);
+    mov(R2, FP);
+    add(R2, key_offset);
+    call(BPF_FUNC_map_lookup_elem);
+}
 void Assembler::exit() { emit(BPF_JMP | BPF_EXIT, R0, R0, 0, 0); }
 void Assembler::label(std::string name) { labels_[std::move(name)] = code_.size(); }
 

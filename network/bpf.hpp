@@ -35,6 +35,8 @@ public:
     void jump_if(uint8_t op, Reg dst, int32_t imm, std::string label);  // op: BPF_JEQ, BPF_JNE
     void jump_if(uint8_t op, Reg dst, Reg src, std::string label);
     void call(int32_t helper);
+    // r0 = bpf_map_lookup_elem(map, fp + key_offset): the value, or 0 when missing.
+    void lookup(int map_fd, int16_t key_offset);
     void exit();
     void label(std::string name);
     // The program, or an error naming a label that was jumped to and never placed.

@@ -78,13 +78,10 @@ Address to_address(uint32_t ip_host_order, uint16_t port) {
     return Address{htonl(ip_host_order), htons(port)};
 }
 
-// Both programs start alike: go on only in our namespace (r6 = ctx, r7 clobbered).
+// Every program starts alike: go on only in our namespace (r6 = ctx, r7 clobbered).
 void emit_namespace_check(bpf::Assembler& a, int config_map, const std::string& skip) {
     a.store(BPF_W, bpf::FP, -4, 0);  // key 0 of the config array
-    a.load_map(bpf::R1, config_map);
-    a.mov(bpf::R2, bpf::FP);
-    a.add(bpf::R2, -4);
-    a.call(BPF_FUNC_map_lookup_elem);
+    a.lookup(config_map, -4);
     a.jump_if(BPF_JEQ, bpf::R0, 0, skip);
     a.load(BPF_DW, bpf::R7, bpf::R0, offsetof(Config, netns_cookie));
     a.mov(bpf::R1, bpf::R6);
@@ -110,16 +107,10 @@ Result<std::vector<bpf_insn>> connect_program(int config_map, int ports_map, int
     // Published on this very address, else on every address (key ip 0).
     a.store(BPF_W, bpf::FP, -16, bpf::R8);
     a.store(BPF_W, bpf::FP, -12, bpf::R9);
-    a.load_map(bpf::R1, ports_map);
-    a.mov(bpf::R2, bpf::FP);
-    a.add(bpf::R2, -16);
-    a.call(BPF_FUNC_map_lookup_elem);
+    a.lookup(ports_map, -16);
     a.jump_if(BPF_JNE, bpf::R0, 0, "found");
     a.store(BPF_W, bpf::FP, -16, 0);
-    a.load_map(bpf::R1, ports_map);
-    a.mov(bpf::R2, bpf::FP);
-    a.add(bpf::R2, -16);
-    a.call(BPF_FUNC_map_lookup_elem);
+    a.lookup(ports_map, -16);
     a.jump_if(BPF_JEQ, bpf::R0, 0, "allow");
 
     a.label("found");
@@ -157,10 +148,7 @@ Result<std::vector<bpf_insn>> name_program(int config_map, int peers_map, bool p
     a.mov(bpf::R1, bpf::R6);
     a.call(BPF_FUNC_get_socket_cookie);
     a.store(BPF_DW, bpf::FP, -16, bpf::R0);
-    a.load_map(bpf::R1, peers_map);
-    a.mov(bpf::R2, bpf::FP);
-    a.add(bpf::R2, -16);
-    a.call(BPF_FUNC_map_lookup_elem);
+    a.lookup(peers_map, -16);
     a.jump_if(BPF_JEQ, bpf::R0, 0, "out");
     if (peer) {
         a.load(BPF_W, bpf::R2, bpf::R0, offsetof(Address, ip));
