@@ -5,9 +5,7 @@
 #include <nftables/libnftables.h>
 
 #include <algorithm>
-#include <map>
 #include <memory>
-#include <set>
 
 #include "common/fs.hpp"
 #include "network/network.hpp"
@@ -29,6 +27,24 @@ std::string name_set(const std::vector<std::string>& names) {
 
 }  // namespace
 
+std::vector<PublishedPort> published_ports(const std::vector<NetworkConfig>& networks,
+                                           const std::vector<Endpoint>& endpoints) {
+    std::vector<const NetworkConfig*> routed;
+    for (const auto& n : networks)
+        if (!n.internal) routed.push_back(&n);  // nothing reaches an internal network from outside
+    std::sort(routed.begin(), routed.end(), [](auto* a, auto* b) { return a->name < b->name; });
+    std::vector<PublishedPort> out;
+    for (const auto* n : routed) {
+        std::vector<const Endpoint*> on;
+        for (const auto& e : endpoints)
+            if (e.network == n->name) on.push_back(&e);
+        std::sort(on.begin(), on.end(), [](auto* a, auto* b) { return a->container_id < b->container_id; });
+        for (const auto* e : on)
+            for (const auto& p : e->ports) out.push_back(PublishedPort{e, &p});
+    }
+    return out;
+}
+
 // The table exists exactly while some network is given (sync passes those whose bridge
 // exists or that have endpoints): with none, the transaction only deletes it. Either way it
 // starts with "create if missing, delete", which makes the load idempotent and atomic.
@@ -40,25 +56,15 @@ std::string render_ruleset(const std::vector<NetworkConfig>& networks, const std
     // Every network given gets its rules (the caller passes those whose bridge exists).
     std::vector<const NetworkConfig*> active;
     for (const auto& n : networks) active.push_back(&n);
-    std::map<std::string, std::vector<const Endpoint*>> on_network;
-    for (const auto& e : endpoints)
-        if (std::any_of(networks.begin(), networks.end(), [&](const NetworkConfig& n) { return n.name == e.network; }))
-            on_network[e.network].push_back(&e);
     if (active.empty()) return out;
     std::sort(active.begin(), active.end(), [](auto* a, auto* b) { return a->name < b->name; });
 
     std::string dnat;
-    for (const auto* n : active) {
-        if (n->internal) continue;  // nothing reaches an internal network from outside
-        auto eps = on_network[n->name];
-        std::sort(eps.begin(), eps.end(), [](auto* a, auto* b) { return a->container_id < b->container_id; });
-        for (const auto* e : eps)
-            for (const auto& p : e->ports) {
-                dnat += "\t\tmeta nfproto ipv4 fib daddr type local ";
-                if (!p.host_ip.empty()) dnat += "ip daddr " + p.host_ip + " ";
-                dnat += p.protocol + " dport " + std::to_string(p.host_port) + " dnat ip to " + e->ip + ":" +
-                        std::to_string(p.container_port) + "\n";
-            }
+    for (const auto& [e, p] : published_ports(networks, endpoints)) {
+        dnat += "\t\tmeta nfproto ipv4 fib daddr type local ";
+        if (!p->host_ip.empty()) dnat += "ip daddr " + p->host_ip + " ";
+        dnat += p->protocol + " dport " + std::to_string(p->host_port) + " dnat ip to " + e->ip + ":" +
+                std::to_string(p->container_port) + "\n";
     }
 
     out += "table " + t + " {\n";

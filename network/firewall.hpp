@@ -2,10 +2,22 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
+#include "network/network.hpp"
 
 namespace skiff::network {
+
+// A port published into a network the outside reaches: what a DNAT rule serves.
+struct PublishedPort {
+    const Endpoint* endpoint;
+    const PortMapping* port;
+};
+// The ports of the endpoints on the non-internal networks given, by network name, container
+// id, then in the order published (render_ruleset's DNAT lines, loopback_redirects).
+std::vector<PublishedPort> published_ports(const std::vector<NetworkConfig>& networks,
+                                           const std::vector<Endpoint>& endpoints);
 
 // Run nft commands (one transaction per call) through libnftables, opened on first use;
 // returns what nft printed (e.g. for `list table`). Errors carry nft's own message.

@@ -12,6 +12,7 @@
 #include "cgroups/cgroups.hpp"
 #include "common/fd.hpp"
 #include "network/bpf.hpp"
+#include "network/firewall.hpp"
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -33,6 +34,7 @@ constexpr Hook hooks[] = {
     {BPF_CGROUP_INET4_CONNECT, "skiff_connect4"},
 };
 constexpr size_t connect_hook = 2;
+static_assert(hooks[connect_hook].type == BPF_CGROUP_INET4_CONNECT);
 constexpr std::string_view config_map_name = "skiff_config";
 constexpr std::string_view ports_map_name = "skiff_ports";
 constexpr std::string_view peers_map_name = "skiff_peers";
@@ -263,23 +265,18 @@ Result<Config> own_config(std::string_view owner) {
 std::vector<LoopbackRedirect> loopback_redirects(const std::vector<NetworkConfig>& networks,
                                                  const std::vector<Endpoint>& endpoints) {
     std::vector<LoopbackRedirect> out;
-    for (const auto& e : endpoints) {
-        auto network = std::find_if(networks.begin(), networks.end(),
-                                    [&](const NetworkConfig& n) { return n.name == e.network; });
-        if (network == networks.end() || network->internal) continue;
-        auto container_ip = parse_ipv4(e.ip);
+    for (const auto& [e, p] : published_ports(networks, endpoints)) {
+        if (p->protocol != "tcp") continue;  // UDP keeps the DNAT: replies would need recvmsg4 too
+        auto container_ip = parse_ipv4(e->ip);
         if (!container_ip) continue;
-        for (const auto& p : e.ports) {
-            if (p.protocol != "tcp") continue;  // UDP keeps the DNAT: replies would need recvmsg4 too
-            uint32_t host_ip = 0;
-            if (!p.host_ip.empty()) {
-                auto parsed = parse_ipv4(p.host_ip);
-                if (!parsed) continue;
-                if (*parsed != 0 && (*parsed >> 24) != 127) continue;  // not reachable through lo
-                host_ip = *parsed;
-            }
-            out.push_back(LoopbackRedirect{host_ip, p.host_port, *container_ip, p.container_port});
+        uint32_t host_ip = 0;
+        if (!p->host_ip.empty()) {
+            auto parsed = parse_ipv4(p->host_ip);
+            if (!parsed) continue;
+            if (*parsed != 0 && (*parsed >> 24) != 127) continue;  // not reachable through lo
+            host_ip = *parsed;
         }
+        out.push_back(LoopbackRedirect{host_ip, p->host_port, *container_ip, p->container_port});
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
