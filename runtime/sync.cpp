@@ -60,15 +60,24 @@ Result<SyncPacket> SyncChannel::receive(std::chrono::microseconds spin) {
     char probe;
     ssize_t length = -1;
     int error = EAGAIN;
+    auto peek = [&](int flags) {
+        length = ::recv(fd_.get(), &probe, 1, MSG_PEEK | MSG_TRUNC | flags);
+        error = length < 0 ? errno : 0;
+    };
+    auto waiting = [&] { return length < 0 && (error == EAGAIN || error == EINTR); };
     // The other side answers within its part of the launch: poll before sleeping (spin_wait.hpp).
     spin_until([&] {
-        length = ::recv(fd_.get(), &probe, 1, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
-        error = length < 0 ? errno : 0;
-        return length >= 0 || (error != EAGAIN && error != EINTR);
+        peek(MSG_DONTWAIT);
+        return !waiting();
     }, spin);
-    while (length < 0 && (error == EAGAIN || error == EINTR)) {
-        length = ::recv(fd_.get(), &probe, 1, MSG_PEEK | MSG_TRUNC);
-        error = length < 0 ? errno : 0;
+    while (waiting()) peek(0);
+    // 0 (EOF) may be false: Linux looks at the queue, then at the peer's shutdown, so a peer
+    // that sends its last packet and closes in between (an exec process sends kReady and
+    // closes at once) reads as EOF with the packet queued. The packet was queued before the
+    // shutdown we saw, so a second look at the queue finds it; 0 again is the real end.
+    if (length == 0) {
+        peek(MSG_DONTWAIT);
+        while (waiting()) peek(0);
     }
     if (length < 0) return sys_error(error, "receive from launch handshake");
     if (static_cast<size_t>(length) > sizeof(Header) + kMaxPayload) return fail("sync packet too large");
