@@ -369,6 +369,16 @@ Result<bool> Group::is_frozen() const {
     return fail(events + ": no \"frozen\" entry (kernel without the v2 freezer?)");
 }
 
+Result<bool> Group::is_populated() const {
+    std::string events = path_join(path_, "cgroup.events");
+    SKIFF_TRY(text, read_file(events));
+    for (auto& line : split_lines(text)) {
+        if (line == "populated 1") return true;
+        if (line == "populated 0") return false;
+    }
+    return fail(events + ": no \"populated\" entry");
+}
+
 Status Group::kill_all() const {
     SKIFF_CHECK(check_rel(rel_));
     if (!exists()) return ok();  // no group, no members

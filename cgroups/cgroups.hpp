@@ -61,6 +61,8 @@ public:
     Status thaw() const;
     // "running" | "frozen" (cgroup.events frozen 1) — used for `paused` status.
     Result<bool> is_frozen() const;
+    // Any process in the group or below it (cgroup.events populated 1).
+    Result<bool> is_populated() const;
 
     // cgroup.kill when the kernel has it; else SIGKILL each member (after freezing). Then
     // waits (5s) for the subtree to empty. Ok when the group does not exist.

@@ -144,6 +144,15 @@ Result<Created> do_create(const RuntimeOptions& rt, const CreateOptions& options
     record.own_pid_namespace = false;
     if (auto pidns = spec.find_namespace("pid"); pidns && pidns->path.empty()) record.own_pid_namespace = true;
     SKIFF_TRY(planned_group, plan_group(spec, options.id));
+    // A group with processes in it is someone else's: sharing it would let this container's
+    // delete (or a failed create's clean-up) kill them, and its limits and pause theirs.
+    // Refused (runtime-spec allows it) before the rollback below could touch the group.
+    if (planned_group && planned_group->exists()) {
+        SKIFF_TRY(busy, with_context(planned_group->is_populated(), "linux.cgroupsPath"));
+        if (busy)
+            return fail("linux.cgroupsPath: cgroup \"/" + planned_group->relative() +
+                        "\" already has processes (another container's?); a container needs a group of its own");
+    }
     group = std::move(planned_group);
     if (group) {
         record.cgroup_root = group->root();

@@ -264,6 +264,31 @@ create_in_background() {
     done
 }
 
+@test "a cgroupsPath whose group has processes is refused; they keep running, nothing is made" {
+    group=/sys/fs/cgroup/unified/skiff-it-$$/shared
+    config_set --arg p "skiff-it-$$/shared" '.linux.cgroupsPath = $p'
+    config_args sleep 100
+    rt create --bundle "$BUNDLE" first
+    pid=$(rt state first | jq .pid)
+
+    # The same group for a second container: refused; its clean-up leaves the first alone.
+    refused create --bundle "$BUNDLE" "$CONTAINER_ID"
+    says "linux.cgroupsPath: cgroup \"/skiff-it-$$/shared\" already has processes"
+    [ ! -e "$STATE_ROOT/$CONTAINER_ID" ]
+    [ "$(container_status first)" = created ]
+    grep -qx "$pid" "$group/cgroup.procs"
+
+    # An empty group that already exists is the container's to use.
+    rt delete --force first
+    wait_for 30 process_gone "$pid"
+    mkdir "$group"
+    rt create --bundle "$BUNDLE" "$CONTAINER_ID"
+    grep -qx "$(rt state "$CONTAINER_ID" | jq .pid)" "$group/cgroup.procs"
+    rt delete --force "$CONTAINER_ID"
+    nothing_left "$CONTAINER_ID"
+    rmdir "/sys/fs/cgroup/unified/skiff-it-$$"
+}
+
 # --- faults: `create` killed midway ---------------------------------------------------------
 
 @test "create killed with SIGKILL during a createRuntime hook: child dies, delete --force removes all" {
