@@ -359,25 +359,23 @@ Status Group::thaw() const {
     return sys_error(ETIMEDOUT, "thaw cgroup " + path_);
 }
 
-Result<bool> Group::is_frozen() const {
-    std::string events = path_join(path_, "cgroup.events");
+// A 0/1 entry of a group's cgroup.events ("frozen", "populated").
+static Result<bool> events_flag(const std::string& group_path, const std::string& key, const char* missing_hint) {
+    std::string events = path_join(group_path, "cgroup.events");
     SKIFF_TRY(text, read_file(events));
     for (auto& line : split_lines(text)) {
-        if (line == "frozen 1") return true;
-        if (line == "frozen 0") return false;
+        if (line == key + " 1") return true;
+        if (line == key + " 0") return false;
     }
-    return fail(events + ": no \"frozen\" entry (kernel without the v2 freezer?)");
+    return fail(events + ": no \"" + key + "\" entry" + missing_hint);
 }
 
-Result<bool> Group::is_populated() const {
-    std::string events = path_join(path_, "cgroup.events");
-    SKIFF_TRY(text, read_file(events));
-    for (auto& line : split_lines(text)) {
-        if (line == "populated 1") return true;
-        if (line == "populated 0") return false;
-    }
-    return fail(events + ": no \"populated\" entry");
+Result<bool> Group::is_frozen() const {
+    return events_flag(path_, "frozen", " (kernel without the v2 freezer?)");
 }
+
+Result<bool> Group::is_populated() const { return events_flag(path_, "populated", ""); }
+
 
 Status Group::kill_all() const {
     SKIFF_CHECK(check_rel(rel_));
