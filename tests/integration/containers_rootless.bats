@@ -37,6 +37,8 @@ as_nobody() {
 
 teardown() {
     local ids pause userns pid
+    # A failed check after `run --separate-stderr` shows only the status: say what it printed.
+    if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -n "${stderr:-}" ]; then echo "last command's stderr: $stderr" >&2; fi
     if [ -n "${HOST_SERVER_PID:-}" ]; then kill "$HOST_SERVER_PID" 2>/dev/null || true; fi
     ids=$(as_nobody ps -aq 2>/dev/null)
     if [ -n "$ids" ]; then as_nobody rm -f $ids >/dev/null 2>&1 || true; fi
