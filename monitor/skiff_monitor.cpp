@@ -36,6 +36,7 @@
 
 #include <initializer_list>
 
+#include "common/seqpacket.hpp"
 #include "monitor/attach_protocol.hpp"
 #include "monitor/log_record.hpp"
 
@@ -191,10 +192,7 @@ bool room_for_input() { return g_pending_len + skiff::attach::kMaxPayload <= siz
 
 // One packet from client `index`; false when it hung up.
 bool read_client(int index, const Args& a, int stdin_fd, bool pid1_alive) {
-    ssize_t n = recv(g_clients[index], g_packet, sizeof g_packet, MSG_DONTWAIT);
-    // A non-blocking receive can read a client that sent its last packet and hung up at that
-    // moment as gone with the packet still queued (runtime/sync.cpp): a second look finds it.
-    if (n == 0) n = recv(g_clients[index], g_packet, sizeof g_packet, MSG_DONTWAIT);
+    ssize_t n = skiff::recv_packet(g_clients[index], g_packet, sizeof g_packet, MSG_DONTWAIT);
     if (n < 0) return errno == EAGAIN || errno == EINTR;
     if (n == 0) return false;
     const char* payload = g_packet + 1;

@@ -1,6 +1,7 @@
 #include "runtime/sync.hpp"
 
 #include "common/fd_passing.hpp"
+#include "common/seqpacket.hpp"
 
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -61,7 +62,7 @@ Result<SyncPacket> SyncChannel::receive(std::chrono::microseconds spin) {
     ssize_t length = -1;
     int error = EAGAIN;
     auto peek = [&](int flags) {
-        length = ::recv(fd_.get(), &probe, 1, MSG_PEEK | MSG_TRUNC | flags);
+        length = recv_packet(fd_.get(), &probe, 1, MSG_PEEK | MSG_TRUNC | flags);
         error = length < 0 ? errno : 0;
     };
     auto waiting = [&] { return length < 0 && (error == EAGAIN || error == EINTR); };
@@ -71,14 +72,6 @@ Result<SyncPacket> SyncChannel::receive(std::chrono::microseconds spin) {
         return !waiting();
     }, spin);
     while (waiting()) peek(0);
-    // 0 (EOF) may be false: Linux looks at the queue, then at the peer's shutdown, so a peer
-    // that sends its last packet and closes in between (an exec process sends kReady and
-    // closes at once) reads as EOF with the packet queued. The packet was queued before the
-    // shutdown we saw, so a second look at the queue finds it; 0 again is the real end.
-    if (length == 0) {
-        peek(MSG_DONTWAIT);
-        while (waiting()) peek(0);
-    }
     if (length < 0) return sys_error(error, "receive from launch handshake");
     if (static_cast<size_t>(length) > sizeof(Header) + kMaxPayload) return fail("sync packet too large");
     std::vector<char> buf(std::max<size_t>(static_cast<size_t>(length), 1));
