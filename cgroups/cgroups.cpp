@@ -376,7 +376,6 @@ Result<bool> Group::is_frozen() const {
 
 Result<bool> Group::is_populated() const { return events_flag(path_, "populated", ""); }
 
-
 Status Group::kill_all() const {
     SKIFF_CHECK(check_rel(rel_));
     if (!exists()) return ok();  // no group, no members
